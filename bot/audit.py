@@ -1,0 +1,16 @@
+"""The audit log: append-only rows for every read of personal data and every change.
+Details hold masked values only."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from bot.logs import request_id
+from bot.models import AuditLog
+
+
+def record(session: Session, action: str, *, actor_kind: str, actor_id: int | None = None,
+           subject_person_id: int | None = None, **detail) -> AuditLog:
+    row = AuditLog(action=action, actor_kind=actor_kind, actor_id=actor_id,
+                   subject_person_id=subject_person_id, detail=detail, request_id=request_id.get())
+    session.add(row)
+    return row

@@ -1,0 +1,109 @@
+"""`flask --app wsgi …` commands: db, staff, outbox, worker."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+
+
+def services():
+    return current_app.extensions["services"]
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(staff_group)
+    app.cli.add_command(outbox_group)
+    app.cli.add_command(worker_command)
+
+
+@click.group("db", help="Database schema (Alembic migrations).")
+def db_group():
+    pass
+
+
+@db_group.command("upgrade", help="Apply migrations up to REVISION (default: the newest).")
+@click.argument("revision", default="head")
+def db_upgrade(revision):
+    from bot import migrate
+
+    migrate.upgrade(services(), revision)
+    click.echo(f"database at revision {migrate.current_revision(services())}")
+
+
+@db_group.command("current", help="Print the database's revision and the newest one.")
+def db_current():
+    from bot import migrate
+
+    click.echo(f"current {migrate.current_revision(services())} head {migrate.head_revision(services())}")
+
+
+@click.group("staff", help="Staff accounts.")
+def staff_group():
+    pass
+
+
+@staff_group.command("create", help="Create a staff account and print its token (shown once).")
+@click.option("--role", required=True, help="admin, reviewer, community, lab or scanner")
+@click.option("--name", required=True, help="who holds the token")
+@click.option("--scope", multiple=True, help="district code (community role); repeat for several")
+def staff_create(role, name, scope):
+    from bot import audit
+    from bot.staff import StaffError, create_staff
+
+    try:
+        with services().db.session() as s:
+            staff, token = create_staff(s, role, name, list(scope))
+            audit.record(s, "staff.create", actor_kind="system", staff_id=staff.id, role=role, scope=list(scope))
+    except StaffError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"staff #{staff.id} {name} ({role}) token (shown once, keep it safe):")
+    click.echo(token)
+
+
+@click.group("outbox", help="The effect outbox.")
+def outbox_group():
+    pass
+
+
+@outbox_group.command("status", help="Rows by status.")
+def outbox_status():
+    from bot.outbox import counts
+
+    with services().db.session() as s:
+        for status, n in sorted(counts(s).items()):
+            click.echo(f"{status:8} {n}")
+
+
+@outbox_group.command("sweep", help="Enqueue due and lost rows now (the worker does this every few seconds).")
+def outbox_sweep():
+    from bot.outbox import sweep
+
+    click.echo(f"enqueued {sweep(services())}")
+
+
+@outbox_group.command("ping", help="Queue a harmless effect to check the web -> outbox -> worker path.")
+def outbox_ping():
+    import uuid
+
+    from bot import outbox
+
+    mark = f"ping-{uuid.uuid4().hex}"
+    with services().db.session() as s:
+        row = outbox.add(s, "ledger.record", {"mark": mark})
+    click.echo(f"outbox row {row.id} queued; a worker records {mark} in effect_ledger")
+
+
+@click.command("worker", help="Run one RQ worker with its scheduler (and the outbox sweep).")
+@click.option("--burst", is_flag=True, help="quit when the queues are empty")
+def worker_command(burst):
+    from bot.services import QUEUE_NAMES
+    from workers import runtime
+    from workers.worker import OutboxWorker
+
+    svc = services()
+    runtime.use(svc)
+    worker = OutboxWorker([svc.queue(n) for n in QUEUE_NAMES], connection=svc.redis.client())
+    worker.work(with_scheduler=True, burst=burst, logging_level=svc.settings.log_level)

@@ -1,0 +1,61 @@
+"""Masked forms of personal data: the only forms replies, logs, the console and API lists show.
+
+张三 -> 张*, 欧阳娜娜 -> 欧***, 330102199001011234 -> 330***********1234,
+13812341234 -> 138****1234, E12345678 -> E******78.
+"""
+from __future__ import annotations
+
+import re
+
+STAR = "*"
+
+
+def mask_name(name: str | None) -> str:
+    if not name:
+        return ""
+    name = name.strip()
+    if re.search(r"[A-Za-z]", name) and not re.search(r"[\u4e00-\u9fff]", name):
+        # Latin names: the first letter of each part.
+        return " ".join(part[0] + STAR * (len(part) - 1) for part in name.split())
+    if len(name) == 1:
+        return STAR
+    return name[0] + STAR * (len(name) - 1)
+
+
+def mask_id_number(number: str | None) -> str:
+    if not number:
+        return ""
+    n = len(number)
+    if n >= 15:  # resident ID cards, 18 digits or the legacy 15
+        return number[:3] + STAR * (n - 7) + number[-4:]
+    if n >= 8:  # passports, permits
+        return number[:1] + STAR * (n - 3) + number[-2:]
+    if n >= 3:
+        return STAR * (n - 1) + number[-1:]
+    return STAR * n
+
+
+def mask_phone(phone: str | None) -> str:
+    if not phone:
+        return ""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) == 11:
+        return digits[:3] + STAR * 4 + digits[-4:]
+    if len(digits) >= 7:
+        return digits[:2] + STAR * (len(digits) - 4) + digits[-2:]
+    return STAR * len(digits)
+
+
+def mask_address(address: str | None) -> str:
+    """Keep the region part (up to the district/county), hide the street and number."""
+    if not address:
+        return ""
+    match = re.match(r"^(.*?(?:区|县|市|旗))", address)
+    keep = match.group(1) if match and len(match.group(1)) <= 12 else address[: min(6, len(address) // 2)]
+    return keep + STAR * 4
+
+
+def mask_text(text: str) -> str:
+    """Scrub ID numbers and phone numbers out of free text (log lines, descriptions)."""
+    text = re.sub(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])", lambda m: mask_id_number(m.group(1)), text)
+    return re.sub(r"(?<!\d)(1[3-9]\d{9})(?!\d)", lambda m: mask_phone(m.group(1)), text)

@@ -1,0 +1,44 @@
+"""What a process needs to do work: settings, the PII vault, the database, Redis, the queues.
+
+The web app (create_app) and the RQ worker each build one Services from the settings; nothing
+here runs at import time.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+from bot.db import Database
+from bot.pii import Vault
+from bot.redis_store import RedisHandle
+from bot.settings import Settings, load_settings
+
+QUEUE_NAMES = ("high", "default", "low")  # a worker listens on them in this order
+
+
+class Services:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.vault = Vault(settings.pii_key, settings.pii_old_keys)
+        self.db = Database(settings.sqlalchemy_url, self.vault)
+        self.redis = RedisHandle(settings)
+        from bot import outbox
+
+        outbox.install(self)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Services":
+        return cls(load_settings(env))
+
+    def queue(self, name: str = "default"):
+        return self.queues[name]
+
+    @cached_property
+    def queues(self):
+        from rq import Queue
+
+        conn = self.redis.client()
+        return {name: Queue(name, connection=conn) for name in QUEUE_NAMES}
+
+    def close(self):
+        self.db.dispose()
+        self.redis.close()

@@ -1,0 +1,11 @@
+"""The WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi …`."""
+import sys
+
+from bot import create_app
+from bot.settings import SettingError
+
+try:
+    app = create_app()
+except SettingError as exc:  # one line naming the setting, not a traceback
+    print(f"healthcode: {exc}", file=sys.stderr)
+    sys.exit(2)
