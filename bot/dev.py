@@ -6,7 +6,6 @@ outright still takes its children with it.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
@@ -15,16 +14,10 @@ import sys
 import time
 import urllib.request
 
+from bot.process import die_with_parent
 from bot.settings import ROOT, SettingError, load_settings
 
 DEV_ADMIN = "dev admin"
-
-
-def _die_with_parent():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def _port_free(port: int) -> bool:
@@ -128,7 +121,7 @@ def main() -> int:
         services.db.dispose()
 
         python = sys.executable
-        common = dict(cwd=str(ROOT), env=env, preexec_fn=_die_with_parent)
+        common = dict(cwd=str(ROOT), env=env, preexec_fn=die_with_parent)
         procs.append(subprocess.Popen([python, "-m", "gunicorn", "--workers", "2", "--bind",
                                        f"127.0.0.1:{settings.port}", "--graceful-timeout", "5",
                                        "--log-level", "warning", "wsgi:app"], **common))

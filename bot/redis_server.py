@@ -10,7 +10,6 @@ with its owner even if the owner is killed (PR_SET_PDEATHSIG).
 from __future__ import annotations
 
 import atexit
-import ctypes
 import fcntl
 import os
 import signal
@@ -19,6 +18,8 @@ import time
 from pathlib import Path
 
 import redis
+
+from bot.process import die_with_parent
 
 
 def server_binary() -> str:
@@ -30,13 +31,9 @@ def server_binary() -> str:
     return str(path)
 
 
-def _die_with_parent():
+def _own_session_dying_with_parent():
     os.setsid()
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    die_with_parent()
 
 
 class EmbeddedRedis:
@@ -90,7 +87,7 @@ class EmbeddedRedis:
             ]
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, close_fds=True,
-                                    preexec_fn=_die_with_parent if die_with_parent else os.setsid)
+                                    preexec_fn=_own_session_dying_with_parent if die_with_parent else os.setsid)
             deadline = time.monotonic() + 15
             while not self.answers():
                 if proc.poll() is not None:

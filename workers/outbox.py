@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 def run(outbox_id: int, attempt: int) -> str:
     svc = runtime.services()
     fence = (Outbox.id == outbox_id) & (Outbox.attempts == attempt)
-    lease = dt.timedelta(seconds=svc.settings.outbox_job_timeout + 60)
+    # RQ kills a job at its timeout; past this lease the run is presumed dead with its worker.
+    lease = dt.timedelta(seconds=svc.settings.outbox_job_timeout + svc.settings.outbox_lease)
     with svc.db.sessionmaker() as s:
         started = s.execute(update(Outbox).where(fence & (Outbox.status == "queued"))
                             .values(status="running", lease_until=utcnow() + lease)).rowcount

@@ -7,11 +7,13 @@ interval across all workers (a Redis lock).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from rq.worker import SimpleWorker
 
 from bot import outbox
+from bot.process import die_with_parent
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ def sweep_loop(svc, stop: threading.Event) -> None:
 
 class OutboxWorker(SimpleWorker):
     def work(self, *args, **kwargs):
+        # RQ forks its scheduler; if this worker is killed outright the scheduler goes too.
+        os.register_at_fork(after_in_child=die_with_parent)
         svc = runtime.services()
         stop = threading.Event()
         thread = threading.Thread(target=sweep_loop, args=(svc, stop), name="outbox-sweep", daemon=True)

@@ -11,7 +11,8 @@ def block(ctx):
     """Write the mark, then hold the transaction open until the release file exists:
     a worker killed here has written nothing that lasts."""
     ctx.session.add(EffectLedger(key=ctx.payload["mark"], outbox_id=ctx.outbox_id, result={"attempt": ctx.attempt}))
-    ctx.session.flush()
+    if ctx.payload.get("flush", True):
+        ctx.session.flush()
     release = Path(ctx.payload["release"])
     Path(ctx.payload["started"]).write_text(str(ctx.attempt))
     deadline = time.monotonic() + 60
