@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import AppGroup, with_appcontext
 from flask import Flask, current_app
 
 
@@ -18,7 +19,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
 
 
-@click.group("db", help="Database schema (Alembic migrations).")
+@click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
 def db_group():
     pass
 
@@ -39,7 +40,7 @@ def db_current():
     click.echo(f"current {migrate.current_revision(services())} head {migrate.head_revision(services())}")
 
 
-@click.group("staff", help="Staff accounts.")
+@click.group("staff", cls=AppGroup, help="Staff accounts.")
 def staff_group():
     pass
 
@@ -63,7 +64,7 @@ def staff_create(role, name, scope):
     click.echo(token)
 
 
-@click.group("outbox", help="The effect outbox.")
+@click.group("outbox", cls=AppGroup, help="The effect outbox.")
 def outbox_group():
     pass
 
@@ -98,6 +99,7 @@ def outbox_ping():
 
 @click.command("worker", help="Run one RQ worker with its scheduler (and the outbox sweep).")
 @click.option("--burst", is_flag=True, help="quit when the queues are empty")
+@with_appcontext
 def worker_command(burst):
     from bot.services import QUEUE_NAMES
     from workers import runtime

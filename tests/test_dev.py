@@ -1,0 +1,75 @@
+"""`make dev`'s supervisor: healthy within two minutes, prints a token, Ctrl-C leaves nothing."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psutil
+import pytest
+
+from bot.staff import authenticate
+from tests.conftest import ROOT
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run_dev(tmp_path, port):
+    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.dev"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    token, lines = None, []
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        lines.append(line)
+        if line.strip().startswith("hcs_"):
+            token = line.strip()
+        if "Press Ctrl-C" in line or time.monotonic() > deadline:
+            break
+    return proc, token, "".join(lines)
+
+
+@pytest.mark.slow
+def test_make_dev_runs_and_ctrl_c_stops_everything(tmp_path):
+    port = _free_port()
+    proc, token, out = _run_dev(tmp_path, port)
+    try:
+        assert token, out
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            assert resp.status == 200
+            assert json.load(resp) == {"status": "ok", "failing": [], "database": "ok", "redis": "ok"}
+        for url in ("/wechat", "/dev/chat", "/console"):
+            assert f"127.0.0.1:{port}{url}" in out
+        family = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in family)
+        assert "redis-server" in names and "gunicorn" in names and "-m workers" in names
+        # the token printed is a working admin token
+        from bot.services import Services
+
+        svc = Services.from_env({"VAR_DIR": str(tmp_path), "REDIS_URL": "redis://unused:1"})
+        with svc.db.session() as s:
+            assert authenticate(s, token).role == "admin"
+        svc.db.dispose()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    gone, alive = psutil.wait_procs(family, timeout=15)
+    assert alive == [], [p.cmdline() for p in alive]
+    assert not (tmp_path / "redis.sock").exists()
+
+    # running it twice is safe: same database, a new token, still healthy
+    proc, token2, out = _run_dev(tmp_path, port)
+    try:
+        assert token2 and token2 != token, out
+    finally:
+        family = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert psutil.wait_procs(family, timeout=15)[1] == []
