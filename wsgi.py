@@ -2,10 +2,10 @@
 import sys
 
 from bot import create_app
-from bot.settings import SettingError
+from bot.settings import ConfigError
 
 try:
     app = create_app()
-except SettingError as exc:  # one line naming the setting, not a traceback
+except ConfigError as exc:  # one line naming the setting, not a traceback
     print(f"healthcode: {exc}", file=sys.stderr)
     sys.exit(2)

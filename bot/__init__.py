@@ -20,6 +20,7 @@ def create_app(env: dict | None = None, services=None) -> Flask:
     if services is None:
         services = Services(load_settings(env))
     settings = services.settings
+    services.policy  # a broken region policy stops start-up here, naming file, rule and field
 
     from bot.logs import configure_logging
 

@@ -17,6 +17,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(staff_group)
     app.cli.add_command(outbox_group)
     app.cli.add_command(worker_command)
+    from bot.rules.cli import policy_group
+
+    app.cli.add_command(policy_group)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")

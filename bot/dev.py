@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 from bot.process import die_with_parent
-from bot.settings import ROOT, SettingError, load_settings
+from bot.settings import ROOT, ConfigError, load_settings
 
 DEV_ADMIN = "dev admin"
 
@@ -64,7 +64,10 @@ def first_staff_token(services) -> str:
 def main() -> int:
     try:
         settings = load_settings()
-    except SettingError as exc:
+        from bot.rules.policy import load_policy
+
+        load_policy(settings.region_policy)
+    except ConfigError as exc:
         print(f"healthcode: {exc}", file=sys.stderr)
         return 2
     if settings.production:

@@ -332,17 +332,17 @@ class RiskArea(Base):
 
 
 class ReevaluationRun(Base):
-    """A mass re-evaluation (risk areas or policy changed): resumable from its cursor."""
+    """A mass re-evaluation (risk areas or policy changed), planned into chunk effects."""
 
     __tablename__ = "reevaluation_runs"
     id: Mapped[int] = mapped_column(primary_key=True)
     cause: Mapped[str] = mapped_column(String(24))
     policy: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(12), default="running")  # running/done/failed
+    status: Mapped[str] = mapped_column(String(12), default="running")  # planning/running/done
     total: Mapped[int] = mapped_column(Integer, default=0)
     processed: Mapped[int] = mapped_column(Integer, default=0)
     changed: Mapped[int] = mapped_column(Integer, default=0)
-    cursor: Mapped[int] = mapped_column(Integer, default=0)  # last person id done
+    cursor: Mapped[int] = mapped_column(Integer, default=0)  # chunks still to run
     started_at: Mapped[dt.datetime] = _now_col()
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

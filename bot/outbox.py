@@ -65,15 +65,21 @@ def install(services) -> None:
     @event.listens_for(maker, "after_commit")
     def _enqueue(session):
         rows = session.info.pop("outbox_new", None)
-        if rows:
-            try:
+        tick = session.info.pop("reevaluate_tick", None)
+        try:
+            if rows:
                 enqueue(services, rows)
-            except Exception as exc:  # Redis down: the sweep enqueues these once their lease ends
-                log.warning("outbox enqueue deferred to the sweep: %s", exc)
+            if tick is not None:
+                from bot import ticks
+
+                ticks.schedule(services, tick)
+        except Exception as exc:  # Redis down: the sweep enqueues these once their lease ends
+            log.warning("outbox enqueue deferred to the sweep: %s", exc)
 
     @event.listens_for(maker, "after_soft_rollback")
     def _forget(session, _previous):
         session.info.pop("outbox_new", None)
+        session.info.pop("reevaluate_tick", None)
 
 
 def enqueue(services, rows: list[tuple[int, int, str]]) -> None:

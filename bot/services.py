@@ -29,6 +29,13 @@ class Services:
     def from_env(cls, env: dict | None = None) -> "Services":
         return cls(load_settings(env))
 
+    @property
+    def policy(self):
+        """The region policy, compiled (and re-read if its file changes)."""
+        from bot.rules.policy import load_policy
+
+        return load_policy(self.settings.region_policy)
+
     def queue(self, name: str = "default"):
         return self.queues[name]
 

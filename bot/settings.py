@@ -22,7 +22,11 @@ ENVIRONMENTS = ("development", "test", "production")
 PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PII_KEY", "PUBLIC_BASE_URL")
 
 
-class SettingError(Exception):
+class ConfigError(Exception):
+    """Start-up cannot go on; str() is the one line shown to the operator."""
+
+
+class SettingError(ConfigError):
     """A setting is missing or malformed; str() is the one line shown to the operator."""
 
     def __init__(self, name: str, problem: str):
@@ -57,7 +61,7 @@ class Settings:
     outbox_lease: int = 30
     outbox_job_timeout: int = 300
     outbox_sweep_interval: float = 5.0
-    effect_modules: tuple[str, ...] = ("workers.effects",)
+    effect_modules: tuple[str, ...] = ("workers.effects", "workers.codes")
 
     @property
     def production(self) -> bool:
@@ -212,7 +216,7 @@ def load_settings(env: dict | None = None) -> Settings:
         raise SettingError("FONT_PATH", f"file {font} does not exist")
 
     port = _int(env, "PORT", 8000, 1, 65535)
-    modules = tuple(m.strip() for m in (_get(env, "EFFECT_MODULES", "workers.effects")).split(",") if m.strip())
+    modules = tuple(m.strip() for m in (_get(env, "EFFECT_MODULES", "workers.effects,workers.codes")).split(",") if m.strip())
 
     return Settings(
         env=app_env,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.settings import SettingError
+from bot.settings import ConfigError
 
 
 def main(argv=None) -> int:
@@ -16,7 +16,7 @@ def main(argv=None) -> int:
         from workers import runtime
 
         svc = runtime.services()
-    except SettingError as exc:
+    except ConfigError as exc:
         print(f"healthcode: {exc}", file=sys.stderr)
         return 2
     from bot.services import QUEUE_NAMES

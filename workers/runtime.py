@@ -17,6 +17,7 @@ def services():
                 from bot.services import Services
 
                 svc = Services.from_env()
+                svc.policy  # fail at start, not at the first job
                 configure_logging(svc.settings.log_level)
                 for name in svc.settings.effect_modules:
                     importlib.import_module(name)

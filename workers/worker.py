@@ -12,7 +12,8 @@ import threading
 
 from rq.worker import SimpleWorker
 
-from bot import outbox
+from bot import outbox, ticks
+from bot.db import utcnow
 from bot.process import die_with_parent
 from workers import runtime
 
@@ -24,8 +25,11 @@ def sweep_loop(svc, stop: threading.Event) -> None:
     interval = svc.settings.outbox_sweep_interval
     while not stop.wait(interval):
         try:
-            if svc.redis.client().set(SWEEP_LOCK, "1", nx=True, px=int(interval * 1000 * 0.9)):
+            redis = svc.redis.client()
+            if redis.set(SWEEP_LOCK, "1", nx=True, px=int(interval * 1000 * 0.9)):
                 outbox.sweep(svc)
+                if not redis.exists(ticks.TICK_KEY):  # first start, or Redis lost its schedule
+                    ticks.schedule(svc, utcnow())
         except Exception as exc:  # database or Redis away: try again next interval
             log.warning("outbox sweep failed: %s", exc)
 

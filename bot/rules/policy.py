@@ -18,14 +18,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from bot.db import SHANGHAI
 from bot.rules.expr import Compiler, Ctx, ExprError, Fn
 from bot.rules.facts import COLOURS, FACT_PATHS, FactsError, parse_facts
-from bot.settings import ROOT
+from bot.settings import ROOT, ConfigError
 
 POLICY_DIR = ROOT / "config" / "policies"
 RANK = {"red": 0, "yellow": 1, "green": 2}
 MAX_LOOKAHEAD = 12
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigError, ValueError):
     pass
 
 

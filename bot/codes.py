@@ -1,0 +1,225 @@
+"""From stored facts to a person's code: assemble facts, evaluate, apply the decision.
+
+apply_decision writes in the caller's transaction: the code (a new version when colour or rule
+changes), a history row saying what caused it, and an outbox row for the notice when the
+colour changed. A concurrent change to the same code is caught by a compare-and-set on the
+version (CodeConflict: redo the unit of work).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot import outbox
+from bot.db import SHANGHAI, utcnow
+from bot.models import (CaseStatus, Code, CodeHistory, Declaration, Designation, Measure, PersonFlag, RiskArea,
+                        TestResult, TravelFact)
+from bot.rules.policy import Decision, Policy
+
+CAUSES = ("declaration", "lab_result", "measure", "time", "policy_change", "risk_areas", "staff", "appeal")
+SEVERITY = {"low": 0, "case_city": 1, "risk_county": 2, "medium": 3, "high": 4}
+
+
+class CodeConflict(Exception):
+    """Someone else changed this code meanwhile: evaluate again."""
+
+
+@dataclass(frozen=True)
+class Change:
+    person_id: int
+    old_colour: str | None
+    new_colour: str
+    version: int
+    rule: str
+
+
+# -- risk areas ---------------------------------------------------------------------------------
+
+def classify_origin(code: str | None, areas: list[tuple[str, str]]) -> str | None:
+    """The origin class of a division code by the risk-area table: inside a high/medium area,
+    in the same county (first 6 digits) as one, in the same city (first 4) as one; else None."""
+    if not code:
+        return None
+    best = None
+    for area_code, level in areas:
+        if level not in ("high", "medium"):
+            continue
+        if code.startswith(area_code):
+            found = level
+        elif code[:6] == area_code[:6]:
+            found = "risk_county"
+        elif code[:4] == area_code[:4]:
+            found = "case_city"
+        else:
+            continue
+        if best is None or SEVERITY[found] > SEVERITY[best]:
+            best = found
+    return best
+
+
+def more_severe(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a or b
+    return a if SEVERITY[a] >= SEVERITY[b] else b
+
+
+def risk_table(session: Session) -> list[tuple[str, str]]:
+    return [tuple(r) for r in session.execute(select(RiskArea.code, RiskArea.level)).all()]
+
+
+# -- facts --------------------------------------------------------------------------------------
+
+def facts_for(session: Session, person_ids: list[int] | tuple[int, int],
+              areas: list[tuple[str, str]] | None = None) -> dict[int, dict]:
+    """Parsed facts for several people, a few set queries in all: a list of ids, or an id range
+    (lo, hi) inclusive. Origins are classed by the more severe of what was known when reported
+    and what the risk-area table says now (upgrades apply; a delisted area frees nobody early)."""
+    if isinstance(person_ids, tuple):
+        lo, hi = person_ids
+        where = lambda col: col.between(lo, hi)  # noqa: E731
+    else:
+        where = lambda col: col.in_(person_ids)  # noqa: E731
+    if areas is None:
+        areas = risk_table(session)
+    facts: dict[int, dict] = defaultdict(dict)
+
+    latest = select(func.max(Declaration.id)).where(where(Declaration.person_id)).group_by(Declaration.person_id)
+    for pid, present, at in session.execute(select(Declaration.person_id, Declaration.symptoms,
+                                                   Declaration.declared_at).where(Declaration.id.in_(latest))):
+        facts[pid]["symptoms"] = {"present": present, "declared_at": at}
+
+    latest = select(func.max(CaseStatus.id)).where(where(CaseStatus.person_id)).group_by(CaseStatus.person_id)
+    for pid, status, since, released in session.execute(
+            select(CaseStatus.person_id, CaseStatus.status, CaseStatus.since, CaseStatus.released_on)
+            .where(CaseStatus.id.in_(latest))):
+        facts[pid]["case"] = {"status": status, "since": since, "released_on": released}
+
+    for pid, kind, start, end, ended in session.execute(
+            select(Measure.person_id, Measure.kind, Measure.start, Measure.end, Measure.ended_on)
+            .where(where(Measure.person_id)).order_by(Measure.id)):
+        facts[pid].setdefault("measures", []).append({"kind": kind, "start": start, "end": end, "ended_on": ended})
+
+    for pid, at, result in session.execute(select(TestResult.person_id, TestResult.sampled_at, TestResult.result)
+                                           .where(where(TestResult.person_id))):
+        facts[pid].setdefault("tests", []).append({"sampled_at": at, "result": result})
+
+    # the latest arrival of each kind wins (then the latest report of it)
+    for pid, overseas, cls, code, arrival, reported in session.execute(
+            select(TravelFact.person_id, TravelFact.overseas, TravelFact.origin_class, TravelFact.origin_code,
+                   TravelFact.arrival, TravelFact.reported_on)
+            .where(where(TravelFact.person_id)).order_by(TravelFact.arrival, TravelFact.id)):
+        if overseas:
+            facts[pid]["overseas_arrival"] = arrival
+        else:
+            facts[pid]["travel"] = {"origin_class": more_severe(cls, classify_origin(code, areas)) or "low",
+                                    "arrival": arrival, "reported_on": reported}
+
+    for pid, colour, reason, until in session.execute(
+            select(Designation.person_id, Designation.colour, Designation.reason, Designation.until)
+            .where(where(Designation.person_id), Designation.lifted_at.is_(None)).order_by(Designation.id)):
+        facts[pid]["designation"] = {"colour": colour, "reason": reason, "until": until}
+
+    for (pid,) in session.execute(select(PersonFlag.person_id).where(
+            where(PersonFlag.person_id), PersonFlag.kind == "unexplained_fever", PersonFlag.cleared_at.is_(None))):
+        facts[pid]["unexplained_fever"] = True
+    return facts
+
+
+def person_facts(session: Session, person_id: int) -> dict:
+    return facts_for(session, [person_id]).get(person_id, {})
+
+
+# -- decisions ----------------------------------------------------------------------------------
+
+def apply_decision(session: Session, person_id: int, decision: Decision, *, cause: str, policy: str,
+                   now: dt.datetime | None = None, notify: bool = True) -> Change | None:
+    """Store a decision; returns the Change when colour or rule changed (None otherwise)."""
+    if cause not in CAUSES:
+        raise ValueError(f"cause must be one of {', '.join(CAUSES)}")
+    now = now or utcnow()
+    code = session.get(Code, person_id, populate_existing=True)
+    if code is None:
+        session.add(Code(person_id=person_id, colour=decision.colour, rule=decision.rule, reason=decision.reason,
+                         next_step=decision.next_step, version=1, policy=policy, since=now, evaluated_at=now,
+                         reevaluate_at=decision.reevaluate_at))
+        session.flush()  # a concurrent first code for the same person fails here (primary key)
+        change = Change(person_id, None, decision.colour, 1, decision.rule)
+    elif (code.colour, code.rule) != (decision.colour, decision.rule):
+        version = code.version + 1
+        values = dict(colour=decision.colour, rule=decision.rule, reason=decision.reason,
+                      next_step=decision.next_step, version=version, policy=policy, evaluated_at=now,
+                      reevaluate_at=decision.reevaluate_at)
+        if decision.colour != code.colour:
+            values["since"] = now
+        done = session.execute(update(Code).where(Code.person_id == person_id, Code.version == code.version)
+                               .values(**values).execution_options(synchronize_session=False)).rowcount
+        if done != 1:
+            raise CodeConflict(person_id)
+        change = Change(person_id, code.colour, decision.colour, version, decision.rule)
+    else:
+        done = session.execute(update(Code).where(Code.person_id == person_id, Code.version == code.version).values(
+            reason=decision.reason, next_step=decision.next_step, policy=policy, evaluated_at=now,
+            reevaluate_at=decision.reevaluate_at).execution_options(synchronize_session=False)).rowcount
+        if done != 1:
+            raise CodeConflict(person_id)
+        _after_commit_schedule(session, decision.reevaluate_at)
+        return None
+    session.add(CodeHistory(person_id=person_id, version=change.version, old_colour=change.old_colour,
+                            new_colour=change.new_colour, rule=decision.rule, reason=decision.reason,
+                            cause=cause, created_at=now))
+    if notify and change.old_colour != change.new_colour:
+        queue_notices(session, [change])
+    _after_commit_schedule(session, decision.reevaluate_at)
+    from bot.metrics import COLOUR_CHANGES
+
+    COLOUR_CHANGES.labels(change.old_colour or "none", change.new_colour).inc()
+    return change
+
+
+def queue_notices(session: Session, changes: list[Change]) -> None:
+    """One outbox row for a batch of colour changes: the worker fans it out to every account
+    that should hear of it (the person's own and the family accounts bound to them)."""
+    if changes:
+        outbox.add(session, "codes.changed", {"changes": [[c.person_id, c.version] for c in changes]},
+                   key=f"codes.changed:{changes[0].person_id}:{changes[0].version}:{len(changes)}")
+
+
+def reevaluate(session: Session, policy: Policy, person_id: int, *, cause: str,
+               now: dt.datetime | None = None) -> tuple[Decision, Change | None]:
+    now = now or utcnow()
+    decision = policy.evaluate(person_facts(session, person_id), now)
+    return decision, apply_decision(session, person_id, decision, cause=cause, policy=policy.name, now=now)
+
+
+def reevaluate_person(services, person_id: int, *, cause: str, now: dt.datetime | None = None, tries: int = 3):
+    """Re-evaluate in a transaction of its own, retrying when a concurrent change interferes."""
+    from sqlalchemy.exc import IntegrityError
+
+    for attempt in range(tries):
+        try:
+            with services.db.session() as s:
+                return reevaluate(s, services.policy, person_id, cause=cause, now=now)
+        except (CodeConflict, IntegrityError):
+            if attempt == tries - 1:
+                raise
+
+
+# -- time ---------------------------------------------------------------------------------------
+
+def _after_commit_schedule(session: Session, at: dt.datetime | None) -> None:
+    if at is not None:
+        current = session.info.get("reevaluate_tick")
+        session.info["reevaluate_tick"] = at if current is None else min(current, at)
+
+
+def local_day(instant: dt.datetime) -> dt.date:
+    return instant.astimezone(SHANGHAI).date()
+
+
+def bulk_insert_history(session: Session, rows: list[dict]) -> None:
+    if rows:
+        session.execute(insert(CodeHistory), rows)

@@ -1,0 +1,89 @@
+"""Jobs and effects that change codes: time ticks, mass re-evaluation chunks, notice fan-out."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+
+from bot import reevaluation, ticks
+from bot.codes import risk_table
+from bot.db import utcnow
+from bot.models import ChannelIdentity, Code, CodeHistory, FamilyBinding, Notice, ReevaluationRun
+from workers import runtime
+from workers.effects import PermanentError, effect
+
+log = logging.getLogger(__name__)
+BATCH = 2000
+
+
+def reevaluate_due() -> int:
+    """The scheduled tick: every code whose reevaluate_at has come, in batches; then the next tick."""
+    svc = runtime.services()
+    ticks.clear(svc)
+    now, total = utcnow(), 0
+    areas = None
+    while True:
+        with svc.db.session() as s:
+            if areas is None:
+                areas = risk_table(s)
+            ids = list(s.scalars(select(Code.person_id).where(Code.reevaluate_at <= now)
+                                 .order_by(Code.reevaluate_at).limit(BATCH)))
+            if not ids:
+                break
+            processed, _ = reevaluation.reevaluate_batch(s, svc.policy, ids, cause="time", now=now, areas=areas)
+            total += processed
+    with svc.db.session() as s:
+        upcoming = s.scalar(select(func.min(Code.reevaluate_at)))
+    ticks.schedule(svc, min(upcoming, now + ticks.MAX_GAP) if upcoming else now + ticks.MAX_GAP)
+    if total:
+        log.info("time re-evaluated %d codes", total)
+    return total
+
+
+@effect("reeval.plan")
+def plan(ctx):
+    run = ctx.session.get(ReevaluationRun, ctx.payload["run_id"])
+    if run is None:
+        raise PermanentError(f"no re-evaluation run {ctx.payload['run_id']}")
+    reevaluation.plan_run(ctx.session, run, ctx.payload.get("area_codes"), utcnow())
+
+
+@effect("reeval.chunk")
+def chunk(ctx):
+    svc, now = ctx.services, utcnow()
+    selector = tuple(ctx.payload["range"]) if "range" in ctx.payload else list(ctx.payload["ids"])
+    processed, changes = reevaluation.reevaluate_batch(ctx.session, svc.policy, selector,
+                                                       cause=ctx.payload.get("cause", "policy_change"), now=now)
+    reevaluation.finish_chunk(ctx.session, ctx.payload["run_id"], processed, len(changes), now)
+
+
+@effect("codes.changed")
+def fan_out(ctx):
+    """A notice row for every account that should hear of each colour change: the person's own
+    chat accounts and those of the family members bound to them. Delivery works on these rows."""
+    s = ctx.session
+    pairs = {int(pid): int(version) for pid, version in ctx.payload["changes"]}
+    history = {(h.person_id, h.version): h for h in s.scalars(select(CodeHistory).where(
+        CodeHistory.person_id.in_(pairs), CodeHistory.version.in_(set(pairs.values()))))}
+    owners: dict[int, set[int]] = {}
+    for member, owner in s.execute(select(FamilyBinding.member_id, FamilyBinding.owner_id).where(
+            FamilyBinding.member_id.in_(pairs), FamilyBinding.unbound_at.is_(None))):
+        owners.setdefault(member, set()).add(owner)
+    people = set(pairs) | {o for os_ in owners.values() for o in os_}
+    identities: dict[int, list[int]] = {}
+    for iid, pid in s.execute(select(ChannelIdentity.id, ChannelIdentity.person_id).where(
+            ChannelIdentity.person_id.in_(people), ChannelIdentity.subscribed.is_(True))):
+        identities.setdefault(pid, []).append(iid)
+    rows = []
+    for pid, version in pairs.items():
+        h = history.get((pid, version))
+        if h is None:
+            continue
+        payload = {"person_id": pid, "version": version, "old": h.old_colour, "new": h.new_colour,
+                   "rule": h.rule, "reason": h.reason}
+        for recipient in {pid} | owners.get(pid, set()):
+            for iid in identities.get(recipient, ()):
+                rows.append(dict(person_id=pid, identity_id=iid, kind="code_changed", status="pending",
+                                 payload={**payload, "proxy": recipient != pid}, created_at=utcnow()))
+    if rows:
+        s.execute(Notice.__table__.insert(), rows)
