@@ -114,7 +114,7 @@ def plan_run(session: Session, run: ReevaluationRun, area_codes: list[str] | Non
         total = len(ids)
         chunks = [{"ids": ids[i:i + CHUNK]} for i in range(0, len(ids), CHUNK)]
     for index, chunk in enumerate(chunks):
-        outbox.add(session, "reeval.chunk", {"run_id": run.id, **chunk}, key=f"reeval.chunk:{run.id}:{index}",
+        outbox.add(session, "reeval.chunk", {"run_id": run.id, "cause": run.cause, **chunk}, key=f"reeval.chunk:{run.id}:{index}",
                    queue="low")
     session.execute(update(ReevaluationRun).where(ReevaluationRun.id == run.id).values(
         total=total, status="running" if chunks else "done", cursor=len(chunks),

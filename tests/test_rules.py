@@ -1,0 +1,230 @@
+"""The rules engine: every policy's own examples (rules.md's among them, every rule on both
+sides of its boundary days), and clear errors for broken policies and bad facts."""
+import copy
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from bot.db import SHANGHAI
+from bot.rules.facts import FactsError, parse_facts
+from bot.rules.policy import POLICY_DIR, PolicyError, compile_policy, load_policy
+from tests.conftest import ROOT
+
+POLICIES = ("zhejiang", "guangxi-hechi", "yunnan")
+NOW = dt.datetime(2026, 11, 22, 10, tzinfo=SHANGHAI)
+
+
+def all_examples():
+    for name in POLICIES:
+        for ex in load_policy(name).examples:
+            yield pytest.param(name, ex, id=f"{name}: {ex['name']}")
+
+
+@pytest.mark.parametrize("name, example", list(all_examples()))
+def test_policy_examples(name, example):
+    policy = load_policy(name)
+    facts, now = parse_facts(example["facts"])
+    got = policy.evaluate(facts, now or example["now"] or policy.examples_now)
+    assert (got.colour, got.rule) == (example["expect"]["colour"], example["expect"]["rule"])
+    if "reevaluate_at" in example["expect"]:
+        want = example["expect"]["reevaluate_at"]
+        assert got.as_json()["reevaluate_at"] == (dt.datetime.fromisoformat(want).isoformat() if want else None)
+    assert got.reason and "{" not in got.reason + got.next_step
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_every_rule_has_examples(name):
+    policy = load_policy(name)
+    expected = {(ex["expect"]["rule"], ex["expect"]["colour"]) for ex in policy.examples}
+    for rule in policy.rules:
+        if isinstance(rule.colour, str):
+            assert (rule.id, rule.colour) in expected, f"{name}: no example decides by {rule.id} {rule.colour}"
+        else:
+            assert any(r == rule.id for r, _ in expected)
+
+
+def test_rules_md_examples_present():
+    """The table at the end of rules.md, verbatim."""
+    cases = [
+        ("zhejiang", {"symptoms": {"present": False, "declared_at": "2026-11-22T08:00:00+08:00"}}, "green", "Z11"),
+        ("zhejiang", {"symptoms": {"present": True, "declared_at": "2026-11-21T09:00:00+08:00"}}, "yellow", "Z8"),
+        ("zhejiang", {"symptoms": {"present": True, "declared_at": "2026-11-21T09:00:00+08:00"},
+                      "tests": [{"sampled_at": "2026-11-21T18:00:00+08:00", "result": "negative"}]}, "green", "Z11"),
+        ("zhejiang", {"overseas_arrival": "2026-11-15"}, "red", "Z4"),
+        ("zhejiang", {"overseas_arrival": "2026-11-05"}, "yellow", "Z4"),
+        ("zhejiang", {"case": {"status": "close_contact", "since": "2026-11-10"},
+                      "measures": [{"kind": "centralized_isolation", "start": "2026-11-10", "end": "2026-11-24"}]},
+         "red", "Z2"),
+        ("guangxi-hechi", {"travel": {"origin_class": "high", "arrival": "2026-11-05"}}, "yellow", "H1"),
+        ("guangxi-hechi", {"travel": {"origin_class": "high", "arrival": "2026-11-20"}}, "red", "H1"),
+        ("guangxi-hechi", {"travel": {"origin_class": "risk_county", "arrival": "2026-11-13"}}, "yellow", "H3"),
+        ("yunnan", {"symptoms": {"present": True, "declared_at": "2026-11-20T09:00:00+08:00"},
+                    "tests": [{"sampled_at": "2026-11-21T09:00:00+08:00", "result": "negative"}]}, "yellow", "Y2"),
+    ]
+    for name, document, colour, rule in cases:
+        got = load_policy(name).evaluate(parse_facts(document)[0], NOW)
+        assert (got.colour, got.rule) == (colour, rule), (name, document)
+
+
+def test_turns_over_time_follow_reevaluate_at():
+    """Walking forward through reevaluate_at reproduces the policy's timeline: red, yellow, green."""
+    policy = load_policy("zhejiang")
+    facts = parse_facts({"overseas_arrival": "2026-11-15"})[0]
+    seen, now = [], NOW
+    while True:
+        d = policy.evaluate(facts, now)
+        seen.append((d.colour, now.date().isoformat()))
+        if d.reevaluate_at is None:
+            break
+        assert d.reevaluate_at > now
+        now = d.reevaluate_at
+    assert seen == [("red", "2026-11-22"), ("yellow", "2026-11-29"), ("green", "2026-12-06")]
+
+
+def test_designation_expiry_and_purity():
+    policy = load_policy("zhejiang")
+    until = NOW + dt.timedelta(hours=2)
+    facts = {"designation": {"colour": "red", "reason": "其他须纳入红码管理的人员", "until": until}}
+    snapshot = copy.deepcopy(facts)
+    d = policy.evaluate(facts, NOW)
+    assert (d.colour, d.rule, d.reason, d.reevaluate_at) == ("red", "Z10", "其他须纳入红码管理的人员", until)
+    assert policy.evaluate(facts, until).colour == "green"
+    assert policy.evaluate(facts, until - dt.timedelta(microseconds=1)).colour == "red"
+    assert facts == snapshot  # evaluation does not touch its input
+
+
+def test_wording_carries_dates():
+    d = load_policy("zhejiang").evaluate(parse_facts({"overseas_arrival": "2026-11-15"})[0], NOW)
+    assert d.reason == "11月15日入境，入境未满14天"
+    assert "11月29日" in d.next_step and "12月6日" in d.next_step
+
+
+# -- broken policies ------------------------------------------------------------------------------
+
+def zhejiang_raw():
+    return json.loads((POLICY_DIR / "zhejiang.json").read_text())
+
+
+def broken(mutate):
+    raw = zhejiang_raw()
+    mutate(raw)
+    return raw
+
+
+def rule(raw, rid, colour=None):
+    return next(r for r in raw["rules"] if r["id"] == rid and (colour is None or r["colour"] == colour))
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda r: rule(r, "Z4", "red")["when"]["and"][1].update({"<": [{"var": "today"}, {"plus_dayz": []}]}),
+     "rule Z4: when: and[1].<[1].plus_dayz: unknown operator 'plus_dayz'"),
+    (lambda r: rule(r, "Z5")["when"]["and"][0]["in"].__setitem__(0, {"var": "travel.origin"}),
+     "rule Z5: when: and[0].in[0].var: unknown fact 'travel.origin'"),
+    (lambda r: rule(r, "Z5").update({"values": {"days": {"param": "risk_days"}, "arrival": 1, "green_on": 2}}),
+     "rule Z5: values.days: param: unknown parameter 'risk_days'"),
+    (lambda r: rule(r, "Z7").update({"colour": "purple"}), "rule Z7: colour: must be red, yellow, green"),
+    (lambda r: rule(r, "Z9").update({"reason": "居家{until}"}), "rule Z9: reason: {until} is not in values"),
+    (lambda r: rule(r, "Z9").pop("reason"), "rule Z9: reason: Missing data for required field."),
+    (lambda r: r["rules"].pop(), "a green rule must hold always"),
+    (lambda r: rule(r, "Z3")["when"].update({"==": [{"measure_state": ["quarantine"]}, "ongoing"]}),
+     "rule Z3: when: ==[0].measure_state: unknown measure kind 'quarantine'"),
+    (lambda r: r["parameters"].update({"overseas_red_days": [14]}), "parameters: overseas_red_days"),
+    (lambda r: r["examples"][0]["facts"].update({"travel": {"origin_class": "moon", "arrival": "2026-01-01"}}), None),
+])
+def test_broken_policy_named(tmp_path, mutate, words):
+    path = tmp_path / "zhejiang.json"
+    path.write_text(json.dumps(broken(mutate), ensure_ascii=False))
+    if words is None:  # a bad example is reported by check, not at load
+        failures = load_policy(str(path)).check_examples()
+        assert failures and "travel.origin_class" in failures[0]
+        return
+    with pytest.raises(PolicyError) as err:
+        load_policy(str(path))
+    assert str(err.value).startswith("zhejiang.json: ") and words in str(err.value), str(err.value)
+
+
+def test_example_that_no_longer_holds_fails_check(tmp_path):
+    raw = zhejiang_raw()
+    raw["parameters"]["overseas_red_days"] = 7  # a day count changed without updating the examples
+    path = tmp_path / "zhejiang.json"
+    path.write_text(json.dumps(raw, ensure_ascii=False))
+    failures = load_policy(str(path)).check_examples()
+    assert any("rules.md: overseas arrival 11-15" in f and "expected red Z4, got yellow Z4" in f for f in failures)
+
+
+def run_flask(*args, stdin=None, env_extra=None, tmp_path=None):
+    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_broken_region_policy_stops_startup_and_check(tmp_path):
+    name = f"test-broken-{uuid.uuid4().hex[:8]}"
+    raw = broken(lambda r: rule(r, "Z6")["when"]["and"].append({"negative_tests_after": [1, 2]}))
+    raw["name"] = name
+    path = POLICY_DIR / f"{name}.json"
+    path.write_text(json.dumps(raw, ensure_ascii=False))
+    try:
+        proc = run_flask("policy", "check", tmp_path=tmp_path, env_extra={"REGION_POLICY": name})
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip() == (f"healthcode: {name}.json: rule Z6: when: and[3].negative_tests_after: "
+                                       "takes a list of 3 arguments")
+        proc = subprocess.run([sys.executable, "-m", "workers", "--burst"], cwd=ROOT, capture_output=True, text=True,
+                              env={"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "REGION_POLICY": name})
+        assert proc.returncode == 2 and f"{name}.json: rule Z6" in proc.stderr
+        # with a good region policy, check names the broken file and fails
+        proc = run_flask("policy", "check", tmp_path=tmp_path)
+        assert proc.returncode == 1 and f"FAIL {name}.json: rule Z6: when:" in proc.stderr
+        assert "ok   zhejiang.json" in proc.stdout
+    finally:
+        path.unlink()
+
+
+def test_policy_eval_cli(tmp_path):
+    facts = {"now": "2026-11-22T10:00:00+08:00", "overseas_arrival": "2026-11-15"}
+    proc = run_flask("policy", "eval", "--policy", "zhejiang", "-", stdin=json.dumps(facts), tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"colour": "red", "rule": "Z4", "reason": "11月15日入境，入境未满14天",
+                                       "next_step": "入境满14天（11月29日）转为黄码，居家健康观察至12月6日转为绿码",
+                                       "reevaluate_at": "2026-11-29T00:00:00+08:00"}
+    file = tmp_path / "facts.json"
+    file.write_text(json.dumps({**facts, "travel": {"origin_class": "risk_county", "arrival": "2026-11-20"}}))
+    proc = run_flask("policy", "eval", "--policy", "guangxi-hechi", str(file), tmp_path=tmp_path)
+    assert json.loads(proc.stdout)["rule"] == "H3"
+
+
+@pytest.mark.parametrize("document, line", [
+    ('{"overseas_arrival": "2026-02-30"}', "error: overseas_arrival: Not a valid date."),
+    ('{"travel": {"origin_class": "moon", "arrival": "2026-11-01"}}',
+     "error: travel.origin_class: Must be one of: high, medium, risk_county, case_city, low."),
+    ('{"tests": [{"sampled_at": "yesterday", "result": "negative"}]}', "error: tests.0.sampled_at: Not a valid datetime."),
+    ('{"measures": [{"kind": "home_isolation", "start": "2026-11-10", "end": "2026-11-01"}]}',
+     "error: measures.0.end: end is before start"),
+    ('{"colour": "green"}', "error: colour: Unknown field."),
+    ('[1, 2]', "error: facts: a JSON object is expected"),
+    ('{"now": ', "error: facts: not valid JSON: line 1 column 9: Expecting value"),
+])
+def test_policy_eval_bad_facts_one_line(tmp_path, document, line):
+    proc = run_flask("policy", "eval", "-", stdin=document, tmp_path=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == line
+
+
+def test_parse_facts_rejects_unknown_values():
+    with pytest.raises(FactsError, match="case.status"):
+        parse_facts({"case": {"status": "cured"}})
+    with pytest.raises(FactsError, match="designation.colour"):
+        parse_facts({"designation": {"colour": "blue"}})
+    facts, now = parse_facts({"now": "2026-11-22T10:00:00", "symptoms": {"present": True,
+                                                                       "declared_at": "2026-11-21T09:00:00"}})
+    assert now == NOW and facts["symptoms"]["declared_at"].utcoffset() == dt.timedelta(hours=8)
+
+
+def test_compile_policy_rejects_wrong_name(tmp_path):
+    with pytest.raises(PolicyError, match="name: must match the file name"):
+        compile_policy(zhejiang_raw(), tmp_path / "other.json")
