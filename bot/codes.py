@@ -171,7 +171,8 @@ def apply_decision(session: Session, person_id: int, decision: Decision, *, caus
     session.add(CodeHistory(person_id=person_id, version=change.version, old_colour=change.old_colour,
                             new_colour=change.new_colour, rule=decision.rule, reason=decision.reason,
                             cause=cause, created_at=now))
-    if notify and change.old_colour != change.new_colour:
+    if notify and change.old_colour not in (None, change.new_colour):
+        # a first code is told in the reply to the declaration, not as a change
         queue_notices(session, [change])
     _after_commit_schedule(session, decision.reevaluate_at)
     from bot.metrics import COLOUR_CHANGES
@@ -197,13 +198,13 @@ def reevaluate(session: Session, policy: Policy, person_id: int, *, cause: str,
 
 def reevaluate_person(services, person_id: int, *, cause: str, now: dt.datetime | None = None, tries: int = 3):
     """Re-evaluate in a transaction of its own, retrying when a concurrent change interferes."""
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, OperationalError
 
     for attempt in range(tries):
         try:
             with services.db.session() as s:
                 return reevaluate(s, services.policy, person_id, cause=cause, now=now)
-        except (CodeConflict, IntegrityError):
+        except (CodeConflict, IntegrityError, OperationalError):  # SQLite: a stale snapshot's write
             if attempt == tries - 1:
                 raise
 

@@ -114,6 +114,7 @@ class Measure(Base):
 
 
 class TestResult(Base):
+    __test__ = False  # not a pytest class
     __tablename__ = "test_results"
     __table_args__ = (UniqueConstraint("person_id", "sampled_at", "lab"),)
     id: Mapped[int] = mapped_column(primary_key=True)
