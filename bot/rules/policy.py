@@ -156,12 +156,16 @@ class Policy:
         return failures
 
 
+FORMATS = json.loads((ROOT / "config" / "formats.json").read_text(encoding="utf-8"))
+
+
 def _format_value(value) -> str:
     if isinstance(value, dt.datetime):
         local = value.astimezone(SHANGHAI)
-        return f"{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}"
+        return FORMATS["datetime"].format(year=local.year, month=local.month, day=local.day, hour=local.hour,
+                                          minute=local.minute)
     if isinstance(value, dt.date):
-        return f"{value.month}月{value.day}日"
+        return FORMATS["date"].format(year=value.year, month=value.month, day=value.day)
     return "" if value is None else str(value)
 
 
