@@ -11,11 +11,11 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot import outbox
-from bot.db import SHANGHAI, utcnow
+from bot.db import utcnow
 from bot.models import (CaseStatus, Code, CodeHistory, Declaration, Designation, Measure, PersonFlag, RiskArea,
                         TestResult, TravelFact)
 from bot.rules.policy import Decision, Policy
@@ -216,11 +216,3 @@ def _after_commit_schedule(session: Session, at: dt.datetime | None) -> None:
         current = session.info.get("reevaluate_tick")
         session.info["reevaluate_tick"] = at if current is None else min(current, at)
 
-
-def local_day(instant: dt.datetime) -> dt.date:
-    return instant.astimezone(SHANGHAI).date()
-
-
-def bulk_insert_history(session: Session, rows: list[dict]) -> None:
-    if rows:
-        session.execute(insert(CodeHistory), rows)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from bot.db import SHANGHAI
 from bot.rules.expr import CASE_STATUSES, MEASURE_KINDS
@@ -133,5 +133,3 @@ def dump_facts(facts: dict, now: dt.datetime | None = None) -> dict:
         out = {"now": enc(now), **out}
     return out
 
-
-__all__ = ["parse_facts", "dump_facts", "FactsError", "FACT_PATHS", "EXCLUDE"]
