@@ -26,7 +26,9 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     configure_logging(settings.log_level)
 
-    app = Flask(__name__, template_folder=str(settings_root() / "templates"))
+    from bot.settings import ROOT
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False
     app.extensions["services"] = services
@@ -46,12 +48,6 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     cli.register(app)
     return app
-
-
-def settings_root():
-    from bot.settings import ROOT
-
-    return ROOT
 
 
 def _install_request_hooks(app: Flask) -> None:

@@ -114,22 +114,3 @@ def parse_facts(document: dict) -> tuple[dict, dt.datetime | None]:
         raise FactsError(_first_error(err.messages)) from None
     now = data.pop("now")
     return data, now
-
-
-def dump_facts(facts: dict, now: dt.datetime | None = None) -> dict:
-    """The public JSON form of parsed facts (absent and empty parts left out)."""
-    def enc(v):
-        if isinstance(v, dt.datetime):
-            return v.astimezone(SHANGHAI).isoformat()
-        if isinstance(v, dt.date):
-            return v.isoformat()
-        if isinstance(v, dict):
-            return {k: enc(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [enc(x) for x in v]
-        return v
-    out = {k: enc(v) for k, v in facts.items() if v not in (None, [], False)}
-    if now is not None:
-        out = {"now": enc(now), **out}
-    return out
-
