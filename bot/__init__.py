@@ -44,6 +44,16 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     app.register_blueprint(health.bp)
 
+    from bot.channels import wechat
+    from bot.chat import ChatService
+
+    app.extensions["chat"] = ChatService(services)
+    app.register_blueprint(wechat.bp)
+    if not settings.production:
+        from bot import devchat
+
+        app.register_blueprint(devchat.bp)
+
     from bot import cli
 
     cli.register(app)

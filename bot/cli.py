@@ -20,6 +20,7 @@ def register(app: Flask) -> None:
     from bot.rules.cli import policy_group
 
     app.cli.add_command(policy_group)
+    app.cli.add_command(simulate_command)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -112,3 +113,44 @@ def worker_command(burst):
     runtime.use(svc)
     worker = OutboxWorker([svc.queue(n) for n in QUEUE_NAMES], connection=svc.redis.client())
     worker.work(with_scheduler=True, burst=burst, logging_level=svc.settings.log_level)
+
+
+@click.command("simulate", help="Chat with the bot in the terminal, as WeChat would (like /dev/chat). "
+                                "Lines starting with / are actions: /image /voice /subscribe /unsubscribe "
+                                "/click KEY /quit.")
+@click.option("--user", default="sim-user", show_default=True, help="the WeChat openid to chat as")
+@click.option("--safe", is_flag=True, help="safe mode: messages and replies encrypted with the AES key")
+@with_appcontext
+def simulate_command(user, safe):
+    from bot.devchat import WeChatSimulator, flask_poster
+
+    cfg = services().settings.wechat
+    if not cfg.get("token"):
+        raise click.ClickException("WECHAT_TOKEN is not set: the /wechat webhook is off")
+    sim = WeChatSimulator(flask_poster(current_app.test_client()), cfg, safe=safe)
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("> " if interactive else "")
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        if line == "/image":
+            ex = sim.image(user)
+        elif line == "/voice":
+            ex = sim.voice(user)
+        elif line in ("/subscribe", "/unsubscribe"):
+            ex = sim.event(user, line[1:])
+        elif line.startswith("/click"):
+            ex = sim.event(user, "CLICK", line[len("/click"):].strip())
+        else:
+            ex = sim.text(user, line)
+        if ex.status != 200:
+            click.echo(f"[HTTP {ex.status}]")
+        elif ex.texts:
+            click.echo(ex.texts)
+        click.echo("")

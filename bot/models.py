@@ -81,6 +81,10 @@ class Declaration(Base):
     symptoms: Mapped[bool] = mapped_column(Boolean, default=False)
     case_reported: Mapped[bool] = mapped_column(Boolean, default=False)
     measure_answer: Mapped[int] = mapped_column(Integer, default=5)  # question 10, 1..5
+    overseas_arrival: Mapped[dt.date | None] = mapped_column(Date)
+    case_status: Mapped[str | None] = mapped_column(String(16))  # question 9's follow-up
+    # the chat message that submitted it: a retry after a crash finds it instead of storing it twice
+    submission_key: Mapped[str | None] = mapped_column(String(160), unique=True, index=True)
     declared_at: Mapped[dt.datetime] = _now_col()
 
 

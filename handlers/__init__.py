@@ -1,0 +1,11 @@
+"""Conversation flows, one module per flow, channel-neutral: no Flask, no XML, no platform client,
+no database. Each module declares FLOW (bot.conversation.flow.Flow)."""
+from __future__ import annotations
+
+import importlib
+
+MODULES = ("declare", "my_code", "faq")
+
+
+def flows():
+    return [importlib.import_module(f"handlers.{name}").FLOW for name in MODULES]

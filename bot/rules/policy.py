@@ -159,7 +159,8 @@ class Policy:
 FORMATS = json.loads((ROOT / "config" / "formats.json").read_text(encoding="utf-8"))
 
 
-def _format_value(value) -> str:
+def format_value(value) -> str:
+    """Dates and instants as users read them (config/formats.json), Asia/Shanghai."""
     if isinstance(value, dt.datetime):
         local = value.astimezone(SHANGHAI)
         return FORMATS["datetime"].format(year=local.year, month=local.month, day=local.day, hour=local.hour,
@@ -173,7 +174,7 @@ def _texts(rule: Rule, ctx: Ctx) -> tuple[str, str]:
     if not rule.values:
         return rule.reason, rule.next_step
     bounds = len(ctx.bounds)
-    values = {k: _format_value(f(ctx)) for k, f in rule.values.items()}
+    values = {k: format_value(f(ctx)) for k, f in rule.values.items()}
     del ctx.bounds[bounds:]  # wording is not a condition: it must not move reevaluate_at
     return rule.reason.format_map(values), rule.next_step.format_map(values)
 

@@ -1,0 +1,42 @@
+"""Channel adapters: thin Flask views that check the platform's signature, parse, and turn the
+platform's message into a neutral Inbound, then the neutral answer back into its format."""
+from __future__ import annotations
+
+import re
+
+from flask import abort, request
+
+MAX_BODY = 64 * 1024
+_ENTITY = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+PASSIVE_TEXT_BYTES = 2048  # WeChat cuts a passive text reply here
+
+
+def read_body(limit: int = MAX_BODY) -> bytes:
+    """The request body, at most `limit` bytes (413 beyond), read once."""
+    if request.content_length is not None and request.content_length > limit:
+        abort(413)
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        abort(413)
+    return body
+
+
+def refuse_entities(xml: bytes | str) -> None:
+    """No platform sends a DTD: a document with one is refused before any parser sees it
+    (no entity expansion, no external entities)."""
+    raw = xml.encode() if isinstance(xml, str) else xml
+    if _ENTITY.search(raw):
+        abort(400, "XML with a document type or entity declarations is not accepted")
+
+
+def fit_text(text: str, limit: int = PASSIVE_TEXT_BYTES) -> str:
+    """Cut a reply to the platform's byte limit on a character boundary, marking the cut."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    cut = raw[: limit - len("…".encode())].decode("utf-8", "ignore")
+    return cut + "…"
+
+
+def join_texts(texts: list[str]) -> str:
+    return "\n\n".join(t for t in texts if t)

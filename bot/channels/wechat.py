@@ -1,0 +1,116 @@
+"""The WeChat official account webhook (/wechat): plain, compatible and safe (AES) mode.
+
+GET  verifies the URL (signature over the sorted token, timestamp, nonce) and echoes echostr.
+POST checks `signature` in plain mode and `msg_signature` in safe mode (encrypt_type=aes), parses
+with wechatpy, answers passively with one text (encrypted when the request was), or `success`.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, current_app, request
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot.channels import fit_text, join_texts, read_body, refuse_entities
+from bot.conversation.messages import Inbound
+
+log = logging.getLogger("bot.wechat")
+bp = Blueprint("wechat", __name__)
+
+KINDS = {"text": "text", "image": "image", "voice": "voice", "video": "video", "shortvideo": "video",
+         "location": "location", "link": "link", "event": "event"}
+
+
+def _config() -> dict:
+    cfg = current_app.extensions["services"].settings.wechat
+    if not cfg.get("token"):
+        abort(404)  # the channel is not configured in this deployment
+    return cfg
+
+
+def _signed(token: str) -> bool:
+    args = request.args
+    try:
+        check_signature(token, args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
+        return True
+    except InvalidSignatureException:
+        return False
+
+
+@bp.get("/wechat")
+def verify():
+    cfg = _config()
+    if not _signed(cfg["token"]):
+        abort(403)
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@bp.post("/wechat")
+def receive():
+    cfg = _config()
+    return handle_post(cfg, channel="wechat")
+
+
+def handle_post(cfg: dict, channel: str) -> Response:
+    body = read_body()
+    refuse_entities(body)
+    args = request.args
+    crypto = None
+    if args.get("encrypt_type", "raw").lower() == "aes" and cfg.get("encoding_aes_key"):
+        crypto = WeChatCrypto(cfg["token"], cfg["encoding_aes_key"], cfg.get("appid") or "")
+        try:
+            xml = crypto.decrypt_message(body, args.get("msg_signature", ""), args.get("timestamp", ""),
+                                         args.get("nonce", ""))
+        except InvalidSignatureException:
+            abort(403)
+        except Exception:
+            abort(400, "the encrypted message could not be read")
+        refuse_entities(xml)
+    else:
+        if not _signed(cfg["token"]):
+            abort(403)
+        xml = body
+    try:
+        message = parse_message(xml)
+        inbound = to_inbound(message, channel, cfg.get("appid") or "")
+    except Exception:
+        abort(400, "the message is not WeChat XML")
+
+    texts = current_app.extensions["chat"].answer(inbound)
+    if not texts:
+        return Response("success", mimetype="text/plain")
+    reply = TextReply(source=inbound.extra["to"], target=inbound.user, content=fit_text(join_texts(texts))).render()
+    if crypto is not None:
+        reply = crypto.encrypt_message(reply, args.get("nonce", ""), args.get("timestamp") or None)
+    return Response(reply, mimetype="application/xml")
+
+
+def to_inbound(message, channel: str, app_id: str) -> Inbound:
+    """wechatpy's message -> the neutral Inbound. Reads the raw fields, so a field of the wrong
+    type cannot raise later; a message without sender or type is not WeChat's."""
+    data = message._data
+    sender, to, msg_type = data.get("FromUserName"), data.get("ToUserName"), data.get("MsgType")
+    if not isinstance(sender, str) or not sender or not isinstance(msg_type, str):
+        raise ValueError("no FromUserName or MsgType")
+    kind = KINDS.get(msg_type.lower(), "other")
+    created = data.get("CreateTime")
+    created = int(created) if isinstance(created, str) and created.isdigit() else 0
+    msg_id = data.get("MsgId") if isinstance(data.get("MsgId"), str) else ""
+
+    def field(name: str) -> str:
+        value = data.get(name)
+        return value if isinstance(value, str) else ""
+
+    if kind == "event":
+        event = field("Event").lower()
+        if event == "subscribe" and field("EventKey").startswith("qrscene_"):
+            event = "subscribe_scan"
+        return Inbound(channel, app_id, sender, "event", event=event, event_key=field("EventKey"),
+                       created_at=created, extra={"to": to})
+    text = field("Content") if kind == "text" else field("Title") if kind == "link" else ""
+    return Inbound(channel, app_id, sender, kind, text=text, media_id=field("MediaId"), msg_id=msg_id,
+                   created_at=created, extra={"to": to})

@@ -1,0 +1,118 @@
+"""Conversation state in Redis, shared by every web process: two round trips per message.
+
+begin():  dedupe the message (a retry gets the first answer), take the user's lock, read the state.
+finish(): save the state, remember the answer for retries, note the user's last message time
+          (WeChat's 48-hour window for customer-service messages), release the lock.
+
+The lock serialises two messages of one user arriving at once; the second waits for the first.
+States hold half-entered personal data, so they are encrypted with the PII key.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+from bot.pii import Vault
+
+BEGIN = """
+local seen = redis.call('GET', KEYS[1])
+if seen then return {'seen', seen} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'locked', ''} end
+redis.call('SET', KEYS[1], '', 'EX', ARGV[3])
+return {'ok', redis.call('GET', KEYS[3]) or ''}
+"""
+
+FINISH = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3]) end
+redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
+redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+ABANDON = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+if redis.call('GET', KEYS[1]) == '' then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+LOCK_MS = 10_000          # longer than any message takes; a crashed process frees it by expiry
+SEEN_TTL = 600            # WeChat retries within about 15 s; Alipay's retries spread wider
+WINDOW_TTL = 48 * 3600    # customer-service messages are allowed for 48 h after the user's last message
+LINGER = 6 * 3600         # a timed-out state is kept this long to say "timed out" rather than nothing
+
+
+class Busy(Exception):
+    """Another message of this user is still being handled after waiting."""
+
+
+class Begun:
+    def __init__(self, status: str, value: str, token: str):
+        self.status, self.value, self.token = status, value, token
+
+
+class ConversationStore:
+    def __init__(self, redis, vault: Vault, timeout: int, prefix: str = "chat"):
+        self.redis = redis
+        self.vault = vault
+        self.timeout = timeout
+        self.prefix = prefix
+        self._begin = redis.register_script(BEGIN)
+        self._finish = redis.register_script(FINISH)
+        self._abandon = redis.register_script(ABANDON)
+
+    def keys(self, conversation: str, dedupe: str) -> list[str]:
+        p = self.prefix
+        return [f"{p}:seen:{conversation}:{dedupe}", f"{p}:lock:{conversation}", f"{p}:state:{conversation}",
+                f"{p}:last:{conversation}"]
+
+    def begin(self, conversation: str, dedupe: str, wait: float = 3.0) -> Begun:
+        """('ok', state) with the lock held; ('seen', answer) for a retry ('' while the first is
+        still being handled). Raises Busy when the user's lock stays taken for `wait` seconds."""
+        seen, lock, state, _ = self.keys(conversation, dedupe)
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + wait
+        delay = 0.005
+        while True:
+            status, value = self._begin(keys=[seen, lock, state], args=[token, LOCK_MS, SEEN_TTL])
+            status, value = status.decode(), value.decode()
+            if status != "locked":
+                return Begun(status, value, token)
+            if time.monotonic() >= deadline:
+                raise Busy(conversation)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def wait_answer(self, conversation: str, dedupe: str, wait: float) -> str:
+        """A retry of a message still being handled: wait for its answer ('' if not in time)."""
+        seen = self.keys(conversation, dedupe)[0]
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            value = self.redis.get(seen)
+            if value:
+                return value.decode()
+            time.sleep(0.02)
+        return ""
+
+    def load(self, raw: str) -> dict | None:
+        if not raw:
+            return None
+        return json.loads(self.vault.decrypt(raw, "conversation"))
+
+    def finish(self, conversation: str, dedupe: str, token: str, state: dict | None, answer: str) -> bool:
+        seen, lock, key, last = self.keys(conversation, dedupe)
+        stored = "" if state is None else self.vault.encrypt(json.dumps(state, ensure_ascii=False), "conversation")
+        return bool(self._finish(keys=[seen, lock, key, last],
+                                 args=[token, stored, self.timeout + LINGER, answer, SEEN_TTL, int(time.time()),
+                                       WINDOW_TTL]))
+
+    def abandon(self, conversation: str, dedupe: str, token: str) -> None:
+        """Handling failed: free the lock and forget the message, so a retry is handled afresh."""
+        seen, lock, _, _ = self.keys(conversation, dedupe)
+        self._abandon(keys=[seen, lock], args=[token])
+
+    def last_message_at(self, conversation: str) -> int | None:
+        value = self.redis.get(self.keys(conversation, "")[3])
+        return int(value) if value else None
