@@ -1,6 +1,6 @@
 """Answer fields: marshmallow fields that turn what a user typed into a value.
 
-A field gets the normalised text (bot.conversation.text.normalise). A bad answer raises Invalid
+A field normalises the text first (bot.conversation.text.normalise: full-width folded, spaces tidied). A bad answer raises Invalid
 with a message key in templates/chat/errors.txt and the values that message shows, so every
 refusal says exactly what is wrong.
 """
@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from marshmallow import ValidationError, fields
 
-from bot.conversation.text import fold, has_emoji
+from bot.conversation.text import fold, has_emoji, normalise
 from bot.idcard import IdProblem, check_number
 from bot.settings import ROOT
 
@@ -36,7 +36,7 @@ class Answer(fields.Field):
     max_length = 100
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = value if isinstance(value, str) else ""
+        text = normalise(value) if isinstance(value, str) else ""
         if not text:
             raise Invalid("empty")
         if has_emoji(text):
