@@ -173,13 +173,13 @@ def _dev_aes_key(secret: str, prefix: str) -> str:
 
 
 def _wechat(env, prefix, app_env, secret):
-    if app_env == "development" and _get(env, prefix + "TOKEN") is None:
-        # make dev works without a WeChat account: the development chat page signs with these
-        return {"token": "healthcode-dev", "appid": DEV_WECHAT_APPIDS[prefix], "secret": "dev-secret",
-                "encoding_aes_key": _dev_aes_key(secret, prefix)}
     aes = _get(env, prefix + "ENCODING_AES_KEY")
     if aes is not None and not re.fullmatch(r"[A-Za-z0-9+/]{43}", aes):
         raise SettingError(prefix + "ENCODING_AES_KEY", "must be the 43-character EncodingAESKey from the WeChat console")
+    if app_env == "development" and _get(env, prefix + "TOKEN") is None:
+        # make dev works without a WeChat account: the development chat page signs with these
+        return {"token": "healthcode-dev", "appid": DEV_WECHAT_APPIDS[prefix], "secret": "dev-secret",
+                "encoding_aes_key": aes or _dev_aes_key(secret, prefix)}
     return {
         "token": _get(env, prefix + "TOKEN"),
         "appid": _get(env, prefix + "APPID"),
