@@ -1,0 +1,86 @@
+"""The development chat page in a real headless Chromium: a whole declaration, then safe mode."""
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def live_app(env):
+    from bot import create_app
+    from bot.services import Services
+
+    svc = Services.from_env(dict(env, **WECHAT_ENV))
+    app = create_app(services=svc)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", svc
+    server.shutdown()
+    svc.close()
+
+
+@pytest.fixture
+def browser():
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.skip("Debian chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=420,800"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_declaration_on_the_dev_chat_page(live_app, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    base, svc = live_app
+    browser.get(base + "/dev/chat")
+    wait = WebDriverWait(browser, 15)
+    box = browser.find_element(By.ID, "text")
+
+    def bot_bubbles():
+        return browser.find_elements(By.CSS_SELECTOR, "#log .bot")
+
+    def send(text):
+        before = len(bot_bubbles())
+        box.send_keys(text)
+        browser.find_element(By.ID, "send").click()
+        wait.until(lambda d: len(bot_bubbles()) > before)
+        return bot_bubbles()[-1].text
+
+    browser.find_element(By.CSS_SELECTOR, "button[data-event=subscribe]").click()
+    wait.until(lambda d: bot_bubbles())
+    assert "欢迎关注" in bot_bubbles()[-1].text
+    assert "姓名" in send("1")
+    assert "证件" in send("张3") and "不能有数字" in bot_bubbles()[-1].text
+    for answer in (*REGISTRATION[1:], *CLEAN):
+        send(answer)
+    done = send("1")
+    assert "申报成功" in done and "绿码" in done and "/codes/" in done
+
+    Select(browser.find_element(By.ID, "mode")).select_by_value("safe")
+    shown = send("2")
+    assert "张*的健康码" in shown and "绿码" in shown
+    mine = browser.find_elements(By.CSS_SELECTOR, "#log .me")
+    assert mine[-1].text == "2"
+
+    from sqlalchemy import func, select
+
+    from bot.models import Declaration
+
+    with svc.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Declaration)) == 1
