@@ -6,6 +6,7 @@ import time
 import uuid
 
 from flask import Flask, g, request
+from flask.sessions import SecureCookieSessionInterface
 
 from bot.settings import load_settings
 
@@ -32,6 +33,7 @@ def create_app(env: dict | None = None, services=None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False
     app.extensions["services"] = services
+    app.session_interface = LazySessions()
     app.extensions["db"] = services.db
 
     _install_request_hooks(app)
@@ -58,6 +60,15 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     cli.register(app)
     return app
+
+
+class LazySessions(SecureCookieSessionInterface):
+    """Webhooks never carry a session cookie: skip building the signer for them."""
+
+    def open_session(self, app, request):
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _install_request_hooks(app: Flask) -> None:

@@ -4,9 +4,12 @@ Channel adapters call ChatService.answer(msg) and get the texts to send back. It
 for what a user sends or for a broken Redis or database: the user then reads "busy, try again"
 and nothing already stored is lost (the half-filled state stays as it was).
 
-answer() waits at most REPLY_DEADLINE seconds (WeChat gives 5): a message that takes longer
-is finished in the background and its answer stored as a notice for the push workers; the
-webhook meanwhile answers "success" (an empty list here).
+Nothing slow happens inside the request: the Redis part is two round trips, and the actions
+(database work) run on a thread pool with the time left of REPLY_DEADLINE (WeChat gives 5 s).
+An action that is not done in time is left to finish in the background: the message is then
+replayed against the action's result (the engine is deterministic given its inputs and the
+actions' results), its state saved and its answer stored as a notice for the push workers,
+while the webhook answers "success" at once (an empty list here).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import contextvars
 import json
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from functools import cached_property
 
@@ -30,6 +34,15 @@ from bot.texts import say
 from handlers.answers import words
 
 log = logging.getLogger("bot.chat")
+
+
+class Late(Exception):
+    """An action outlived the deadline: `future` will hold its result, `results` the earlier ones."""
+
+    def __init__(self, future, results: list):
+        super().__init__("late")
+        self.future = future
+        self.results = results
 
 
 class ChatService:
@@ -52,18 +65,6 @@ class ChatService:
         return {"sms_verification": self.services.settings.sms_verification, "features": policy.features,
                 "policy": policy.name}
 
-    # -- the webhook's entry -------------------------------------------------------------------
-
-    def answer(self, msg: Inbound) -> list[str]:
-        """The texts to answer with, within the deadline; [] means: answer "success" now."""
-        future = self._executor().submit(contextvars.copy_context().run, self.handle, msg)
-        try:
-            return future.result(timeout=self.deadline)
-        except FutureTimeout:
-            log.warning("answer not ready in %.1f s; finishing in the background", self.deadline)
-            future.add_done_callback(lambda f: self._late(msg, f))
-            return []
-
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             with self._pool_lock:
@@ -71,26 +72,12 @@ class ChatService:
                     self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chat")
         return self._pool
 
-    def _late(self, msg: Inbound, future) -> None:
-        """A late answer becomes a pending notice: the push workers send it as a message."""
-        try:
-            replies = future.result()
-            if not replies:
-                return
-            from bot.chat_actions import identity
-            from bot.models import Notice
+    # -- the webhook's entry -------------------------------------------------------------------
 
-            with self.services.db.session() as s:
-                ident = identity(s, msg, create=True)
-                s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply",
-                             payload={"texts": replies}))
-        except Exception:
-            log.exception("a late answer could not be stored")
-
-    # -- the work ------------------------------------------------------------------------------
-
-    def handle(self, msg: Inbound, now=None) -> list[str]:
+    def answer(self, msg: Inbound, now=None) -> list[str]:
+        """The texts to answer with; [] means: answer "success" now."""
         conversation, dedupe = msg.conversation_key, msg.dedupe_key
+        started = time.monotonic()
         try:
             begun = self.store.begin(conversation, dedupe)
         except (RedisError, Busy) as exc:
@@ -99,32 +86,75 @@ class ChatService:
         if begun.status == "seen":  # a retry: the first answer, once it is there
             answer = begun.value or self.store.wait_answer(conversation, dedupe, self.deadline)
             return json.loads(answer) if answer else []
+        now = now or utcnow()
         try:
-            state = self.store.load(begun.value)
-            state, replies = self.engine.process(state, msg, self._runner(msg), now or utcnow())
+            state, replies = self.engine.process(self.store.load(begun.value), msg, self._runner(msg, started), now)
             self.store.finish(conversation, dedupe, begun.token, state, json.dumps(replies, ensure_ascii=False))
             return replies
+        except Late as late:
+            log.warning("an action took longer than %.1f s; finishing in the background", self.deadline)
+            late.future.add_done_callback(lambda f: self._resume(msg, begun, now, late.results, f))
+            return []
         except (RedisError, SQLAlchemyError) as exc:
             log.warning("message not handled, storage failed: %s", exc.__class__.__name__)
         except Exception:
             log.exception("message not handled")
-        try:
-            self.store.abandon(conversation, dedupe, begun.token)
-        except RedisError:
-            pass
+        self._abandon(msg, begun)
         return [say("common.busy")]
 
-    def _runner(self, msg: Inbound):
+    def _abandon(self, msg: Inbound, begun) -> None:
+        try:
+            self.store.abandon(msg.conversation_key, msg.dedupe_key, begun.token)
+        except RedisError:
+            pass
+
+    def _runner(self, msg: Inbound, started: float):
+        def run(name: str, payload: dict) -> dict:
+            left = self.deadline - (time.monotonic() - started)
+            future = self._executor().submit(contextvars.copy_context().run, self.act, msg, name, payload)
+            try:
+                result = future.result(timeout=max(left, 0.01))
+            except FutureTimeout:
+                raise Late(future, list(done)) from None
+            done.append(result)
+            return result
+
+        done: list = []
+        return run
+
+    def act(self, msg: Inbound, name: str, payload: dict) -> dict:
+        """Run one action in a transaction of its own, again when a concurrent change interfered."""
         from bot.chat_actions import ACTIONS
 
-        def run(name: str, payload: dict) -> dict:
-            fn = ACTIONS[name]
-            for attempt in range(3):
-                try:
-                    with self.services.db.session() as s:
-                        return fn(self.services, s, msg, payload)
-                except (CodeConflict, IntegrityError, OperationalError):
-                    # a concurrent change to the same code, or SQLite's stale snapshot: do it again
-                    if attempt == 2:
-                        raise
-        return run
+        fn = ACTIONS[name]
+        for attempt in range(3):
+            try:
+                with self.services.db.session() as s:
+                    return fn(self.services, s, msg, payload)
+            except (CodeConflict, IntegrityError, OperationalError):
+                # a concurrent change to the same code, or SQLite's stale snapshot: do it again
+                if attempt == 2:
+                    raise
+
+    def _resume(self, msg: Inbound, begun, now, results: list, future) -> None:
+        """The late action is done: replay the message with its result, save, leave a notice."""
+        try:
+            cached = [*results, future.result()]
+
+            def replay(name: str, payload: dict) -> dict:
+                return cached.pop(0) if cached else self.act(msg, name, payload)
+
+            state, replies = self.engine.process(self.store.load(begun.value), msg, replay, now)
+            self.store.finish(msg.conversation_key, msg.dedupe_key, begun.token, state,
+                              json.dumps(replies, ensure_ascii=False))
+            if replies:
+                from bot.chat_actions import identity
+                from bot.models import Notice
+
+                with self.services.db.session() as s:
+                    ident = identity(s, msg, create=True)
+                    s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply",
+                                 payload={"texts": replies}))
+        except Exception:
+            log.exception("a late message could not be finished")
+            self._abandon(msg, begun)
