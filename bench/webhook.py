@@ -32,7 +32,7 @@ from bot.settings import ROOT
 
 CONNECTIONS = 32
 THREADS = 2
-WORKERS = 2
+WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
 SECONDS = int(os.environ.get("BENCH_WEBHOOK_SECONDS", "10"))
 MID_USERS = 4000           # per mode; a user's next message comes thousands of requests later
 MID_ROUNDS = 10

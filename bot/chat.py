@@ -54,6 +54,7 @@ class ChatService:
         self.deadline = settings.reply_deadline
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._options = None
 
     @cached_property
     def store(self) -> ConversationStore:
@@ -61,9 +62,13 @@ class ChatService:
                                  self.services.settings.conversation_timeout)
 
     def options(self) -> dict:
-        policy = self.services.policy
-        return {"sms_verification": self.services.settings.sms_verification, "features": policy.features,
-                "policy": policy.name}
+        """What flows may read of the deployment; the policy file is looked at once a second."""
+        now = time.monotonic()
+        if self._options is None or now - self._options[0] > 1.0:
+            policy = self.services.policy
+            self._options = (now, {"sms_verification": self.services.settings.sms_verification,
+                                   "features": policy.features, "policy": policy.name})
+        return self._options[1]
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -89,11 +94,13 @@ class ChatService:
         now = now or utcnow()
         try:
             state, replies = self.engine.process(self.store.load(begun.value), msg, self._runner(msg, started), now)
-            self.store.finish(conversation, dedupe, begun.token, state, json.dumps(replies, ensure_ascii=False))
+            self.store.finish(conversation, dedupe, begun.token, state, json.dumps(replies, ensure_ascii=False),
+                              wait=False)
             return replies
         except Late as late:
             log.warning("an action took longer than %.1f s; finishing in the background", self.deadline)
-            late.future.add_done_callback(lambda f: self._resume(msg, begun, now, late.results, f))
+            earlier = late.results
+            late.future.add_done_callback(lambda f: self._resume(msg, begun, now, earlier, f))
             return []
         except (RedisError, SQLAlchemyError) as exc:
             log.warning("message not handled, storage failed: %s", exc.__class__.__name__)

@@ -2,7 +2,8 @@
 
 begin():  dedupe the message (a retry gets the first answer), take the user's lock, read the state.
 finish(): save the state, remember the answer for retries, note the user's last message time
-          (WeChat's 48-hour window for customer-service messages), release the lock.
+          (WeChat's 48-hour window for customer-service messages), release the lock. The webhook
+          sends it without waiting for the reply (see bot.redis_fast).
 
 The lock serialises two messages of one user arriving at once; the second waits for the first.
 States hold half-entered personal data, so they are encrypted with the PII key.
@@ -59,9 +60,12 @@ class ConversationStore:
         self.vault = vault
         self.timeout = timeout
         self.prefix = prefix
-        self._begin = redis.register_script(BEGIN)
-        self._finish = redis.register_script(FINISH)
-        self._abandon = redis.register_script(ABANDON)
+        from bot.redis_fast import FastScripts
+
+        fast = FastScripts(redis)
+        self._begin = fast.script(BEGIN)
+        self._finish = fast.script(FINISH)
+        self._abandon = fast.script(ABANDON)
 
     def keys(self, conversation: str, dedupe: str) -> list[str]:
         p = self.prefix
@@ -76,7 +80,7 @@ class ConversationStore:
         deadline = time.monotonic() + wait
         delay = 0.005
         while True:
-            status, value = self._begin(keys=[seen, lock, state], args=[token, LOCK_MS, SEEN_TTL])
+            status, value = self._begin([seen, lock, state], [token, LOCK_MS, SEEN_TTL])
             status, value = status.decode(), value.decode()
             if status != "locked":
                 return Begun(status, value, token)
@@ -101,17 +105,21 @@ class ConversationStore:
             return None
         return json.loads(self.vault.decrypt(raw, "conversation"))
 
-    def finish(self, conversation: str, dedupe: str, token: str, state: dict | None, answer: str) -> bool:
+    def finish(self, conversation: str, dedupe: str, token: str, state: dict | None, answer: str,
+               wait: bool = True) -> bool | None:
+        """Save; with wait=False the write is sent and not waited for (None): Redis runs it before
+        any later command, so a retry or the user's next message sees it."""
         seen, lock, key, last = self.keys(conversation, dedupe)
         stored = "" if state is None else self.vault.encrypt(json.dumps(state, ensure_ascii=False), "conversation")
-        return bool(self._finish(keys=[seen, lock, key, last],
-                                 args=[token, stored, self.timeout + LINGER, answer, SEEN_TTL, int(time.time()),
-                                       WINDOW_TTL]))
+        args = [token, stored, self.timeout + LINGER, answer, SEEN_TTL, int(time.time()), WINDOW_TTL]
+        if not wait:
+            return self._finish.nowait([seen, lock, key, last], args)
+        return bool(self._finish([seen, lock, key, last], args))
 
     def abandon(self, conversation: str, dedupe: str, token: str) -> None:
         """Handling failed: free the lock and forget the message, so a retry is handled afresh."""
         seen, lock, _, _ = self.keys(conversation, dedupe)
-        self._abandon(keys=[seen, lock], args=[token])
+        self._abandon([seen, lock], [token])
 
     def last_message_at(self, conversation: str) -> int | None:
         value = self.redis.get(self.keys(conversation, "")[3])
