@@ -139,10 +139,14 @@ def match_origin(session, text: str | None) -> str | None:
 
 
 def register(session, services, msg, ident: ChannelIdentity, p: dict) -> Person | str:
-    """The person behind this chat account: found by ID number (names must agree) or created.
-    Returns an error key when the number belongs to someone else's account on this channel."""
+    """The person behind this chat account: found by ID number (names must agree) or created
+    (not flushed yet). Returns an error key when the number is someone else's account here."""
     person = find_person(session, services.vault, p["id_type"], p["id_number"])
-    if person is not None:
+    if person is None:
+        person = Person(id_type=p["id_type"], id_hash=id_hash(services.vault, p["id_type"], p["id_number"]),
+                        id_number=p["id_number"], name=p["name"], phone=p.get("phone"), registered=True)
+        session.add(person)
+    else:
         if fold(person.name).replace(" ", "") != fold(p["name"]).replace(" ", ""):
             return "name_mismatch"
         taken = session.scalar(select(ChannelIdentity.id).where(
@@ -153,32 +157,29 @@ def register(session, services, msg, ident: ChannelIdentity, p: dict) -> Person 
         person.registered = True
         if p.get("phone"):
             person.phone = p["phone"]
-    else:
-        person = Person(id_type=p["id_type"], id_hash=id_hash(services.vault, p["id_type"], p["id_number"]),
-                        id_number=p["id_number"], name=p["name"], phone=p.get("phone"), registered=True)
-        session.add(person)
-        session.flush()
-    ident.person_id = person.id
-    audit.record(session, "person.registered", actor_kind="citizen", actor_id=person.id, subject_person_id=person.id,
-                 channel=msg.channel)
+    ident.person = person
     return person
 
 
 @action("declare")
 def declare(services, session, msg, p):
+    """Registration (the first time), the declaration and the facts it states, the new code:
+    the reads first, then the new rows in one flush, then the rules."""
     now = utcnow()
     today = now.astimezone(SHANGHAI).date()
-    ident = identity(session, msg, create=True)
-    ident.last_inbound_at = now
-    if p.get("key"):
-        key = f"{msg.conversation_key}:{p['key']}"
-        done = session.scalar(select(Declaration).where(Declaration.submission_key == key))
+    key = f"{msg.conversation_key}:{p['key']}" if p.get("key") else None
+    if key is not None:
+        done = session.scalar(select(Declaration.person_id).where(Declaration.submission_key == key))
         if done is not None:  # this very message was handled before a crash: answer as then
-            person = session.get(Person, done.person_id)
+            person = session.get(Person, done)
             return dict(code_view(services, person, session.get(Code, person.id)), ok=True)
-    else:
-        key = None
-    if ident.person_id is None:
+    ident = identity(session, msg)
+    if ident is None:
+        ident = ChannelIdentity(channel=msg.channel, app_id=msg.app_id, external_id=msg.user, subscribed=True)
+        session.add(ident)
+    ident.last_inbound_at = now
+    registered = ident.person_id is None
+    if registered:
         if not p.get("id_number"):
             return {"error": "not_registered"}
         person = register(session, services, msg, ident, p)
@@ -187,27 +188,35 @@ def declare(services, session, msg, p):
     else:
         person = session.get(Person, ident.person_id)
 
-    decl = Declaration(person_id=person.id, submitted_by_id=person.id, channel=msg.channel,
+    decl = Declaration(submitted_by_id=None, channel=msg.channel,
                        overseas=bool(p["overseas"]), travel_answer=p["travel"], origin_text=p.get("origin"),
                        arrival_date=_day(p.get("arrival")), overseas_arrival=_day(p.get("overseas_arrival")),
                        symptoms=bool(p["symptoms"]), case_reported=bool(p.get("case")), case_status=p.get("case"),
                        measure_answer=_measure_answer(p.get("measure")), submission_key=key, declared_at=now)
-    store_declaration(session, person.id, decl, today)
+    new = person.id is None
+    session.flush()  # the person (when new) gets its id
+    decl.person_id = decl.submitted_by_id = person.id
+    store_declaration(session, person.id, decl, today, new=new)
     decision, change = reevaluate(session, services.policy, person.id, cause="declaration", now=now)
     audit.record(session, "declaration.submitted", actor_kind="citizen", actor_id=person.id,
-                 subject_person_id=person.id, channel=msg.channel, colour=decision.colour, rule=decision.rule)
-    view = code_view(services, person, session.get(Code, person.id, populate_existing=True))
-    view.update(ok=True, first=change is not None and change.old_colour is None,
-                old_colour=change.old_colour if change else None)
+                 subject_person_id=person.id, channel=msg.channel, registered=registered, colour=decision.colour,
+                 rule=decision.rule)
+    view = {"person_id": person.id, "name_masked": mask_name(person.name), "colour": decision.colour,
+            "rule": decision.rule, "reason": decision.reason, "next_step": decision.next_step,
+            "reevaluate_at": decision.reevaluate_at.isoformat() if decision.reevaluate_at else None,
+            "link": code_link(services.settings, person.id), "ok": True,
+            "first": change is not None and change.old_colour is None,
+            "old_colour": change.old_colour if change else None}
     return view
 
 
-def store_declaration(session, person_id: int, decl: Declaration, today: dt.date) -> None:
+def store_declaration(session, person_id: int, decl: Declaration, today: dt.date, new: bool = False) -> None:
     """The declaration and the facts it states: travel, a self-reported case status, a measure.
 
     Measures from declarations are the person's own word: a later declaration replaces them.
     Staff measures and case statuses are left alone; a self-reported case stays until staff
-    release it (an appeal corrects a wrong answer)."""
+    release it (an appeal corrects a wrong answer). `new`: the person was created just now, so
+    has no earlier facts to look at."""
     session.add(decl)
     if decl.overseas and decl.overseas_arrival:
         session.add(TravelFact(person_id=person_id, overseas=True, arrival=decl.overseas_arrival,
@@ -219,14 +228,14 @@ def store_declaration(session, person_id: int, decl: Declaration, today: dt.date
         session.add(TravelFact(person_id=person_id, overseas=False, origin_class=cls, origin_code=code,
                                arrival=decl.arrival_date, reported_on=today, source="declaration"))
     if decl.case_status:
-        active = session.scalar(select(CaseStatus.id).where(CaseStatus.person_id == person_id,
+        active = None if new else session.scalar(select(CaseStatus.id).where(CaseStatus.person_id == person_id,
                                                             CaseStatus.status == decl.case_status,
                                                             CaseStatus.released_on.is_(None)))
         if active is None:
             session.add(CaseStatus(person_id=person_id, status=decl.case_status, since=today))
     kind = MEASURE_KINDS[decl.measure_answer - 1] if decl.measure_answer < 5 else None
-    ongoing = session.scalars(select(Measure).where(Measure.person_id == person_id, Measure.source == "declaration",
-                                                    Measure.ended_on.is_(None))).all()
+    ongoing = [] if new else session.scalars(select(Measure).where(
+        Measure.person_id == person_id, Measure.source == "declaration", Measure.ended_on.is_(None))).all()
     kept = False
     for m in ongoing:
         if m.kind == kind and not kept:

@@ -11,7 +11,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from functools import lru_cache
+
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot import outbox
@@ -73,58 +75,65 @@ def risk_table(session: Session) -> list[tuple[str, str]]:
 
 # -- facts --------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=2)
+def _fact_queries(by_range: bool) -> dict:
+    """The facts' set queries, built once (SQLAlchemy then only binds values: building and
+    caching a statement per call cost more than running it). Bound: ids, or lo and hi."""
+    def where(col):
+        return col.between(bindparam("lo"), bindparam("hi")) if by_range else col.in_(bindparam("ids", expanding=True))
+
+    latest_decl = select(func.max(Declaration.id)).where(where(Declaration.person_id)).group_by(Declaration.person_id)
+    latest_case = select(func.max(CaseStatus.id)).where(where(CaseStatus.person_id)).group_by(CaseStatus.person_id)
+    return {
+        "symptoms": select(Declaration.person_id, Declaration.symptoms, Declaration.declared_at)
+        .where(Declaration.id.in_(latest_decl)),
+        "case": select(CaseStatus.person_id, CaseStatus.status, CaseStatus.since, CaseStatus.released_on)
+        .where(CaseStatus.id.in_(latest_case)),
+        "measures": select(Measure.person_id, Measure.kind, Measure.start, Measure.end, Measure.ended_on)
+        .where(where(Measure.person_id)).order_by(Measure.id),
+        "tests": select(TestResult.person_id, TestResult.sampled_at, TestResult.result).where(where(TestResult.person_id)),
+        # the latest arrival of each kind wins (then the latest report of it)
+        "travel": select(TravelFact.person_id, TravelFact.overseas, TravelFact.origin_class, TravelFact.origin_code,
+                         TravelFact.arrival, TravelFact.reported_on)
+        .where(where(TravelFact.person_id)).order_by(TravelFact.arrival, TravelFact.id),
+        "designation": select(Designation.person_id, Designation.colour, Designation.reason, Designation.until)
+        .where(where(Designation.person_id), Designation.lifted_at.is_(None)).order_by(Designation.id),
+        "fever": select(PersonFlag.person_id).where(where(PersonFlag.person_id), PersonFlag.kind == "unexplained_fever",
+                                                    PersonFlag.cleared_at.is_(None)),
+    }
+
+
 def facts_for(session: Session, person_ids: list[int] | tuple[int, int],
               areas: list[tuple[str, str]] | None = None) -> dict[int, dict]:
     """Parsed facts for several people, a few set queries in all: a list of ids, or an id range
     (lo, hi) inclusive. Origins are classed by the more severe of what was known when reported
     and what the risk-area table says now (upgrades apply; a delisted area frees nobody early)."""
-    if isinstance(person_ids, tuple):
-        lo, hi = person_ids
-        where = lambda col: col.between(lo, hi)  # noqa: E731
-    else:
-        where = lambda col: col.in_(person_ids)  # noqa: E731
-    if areas is None:
-        areas = risk_table(session)
+    by_range = isinstance(person_ids, tuple)
+    params = {"lo": person_ids[0], "hi": person_ids[1]} if by_range else {"ids": list(person_ids)}
+    q = _fact_queries(by_range)
+    session.flush()  # the queries go through the connection, which does not autoflush
+    run = session.connection().execute
     facts: dict[int, dict] = defaultdict(dict)
 
-    latest = select(func.max(Declaration.id)).where(where(Declaration.person_id)).group_by(Declaration.person_id)
-    for pid, present, at in session.execute(select(Declaration.person_id, Declaration.symptoms,
-                                                   Declaration.declared_at).where(Declaration.id.in_(latest))):
+    for pid, present, at in run(q["symptoms"], params):
         facts[pid]["symptoms"] = {"present": present, "declared_at": at}
-
-    latest = select(func.max(CaseStatus.id)).where(where(CaseStatus.person_id)).group_by(CaseStatus.person_id)
-    for pid, status, since, released in session.execute(
-            select(CaseStatus.person_id, CaseStatus.status, CaseStatus.since, CaseStatus.released_on)
-            .where(CaseStatus.id.in_(latest))):
+    for pid, status, since, released in run(q["case"], params):
         facts[pid]["case"] = {"status": status, "since": since, "released_on": released}
-
-    for pid, kind, start, end, ended in session.execute(
-            select(Measure.person_id, Measure.kind, Measure.start, Measure.end, Measure.ended_on)
-            .where(where(Measure.person_id)).order_by(Measure.id)):
+    for pid, kind, start, end, ended in run(q["measures"], params):
         facts[pid].setdefault("measures", []).append({"kind": kind, "start": start, "end": end, "ended_on": ended})
-
-    for pid, at, result in session.execute(select(TestResult.person_id, TestResult.sampled_at, TestResult.result)
-                                           .where(where(TestResult.person_id))):
+    for pid, at, result in run(q["tests"], params):
         facts[pid].setdefault("tests", []).append({"sampled_at": at, "result": result})
-
-    # the latest arrival of each kind wins (then the latest report of it)
-    for pid, overseas, cls, code, arrival, reported in session.execute(
-            select(TravelFact.person_id, TravelFact.overseas, TravelFact.origin_class, TravelFact.origin_code,
-                   TravelFact.arrival, TravelFact.reported_on)
-            .where(where(TravelFact.person_id)).order_by(TravelFact.arrival, TravelFact.id)):
+    for pid, overseas, cls, code, arrival, reported in run(q["travel"], params):
         if overseas:
             facts[pid]["overseas_arrival"] = arrival
         else:
+            if areas is None:  # read only when someone travelled
+                areas = risk_table(session)
             facts[pid]["travel"] = {"origin_class": more_severe(cls, classify_origin(code, areas)) or "low",
                                     "arrival": arrival, "reported_on": reported}
-
-    for pid, colour, reason, until in session.execute(
-            select(Designation.person_id, Designation.colour, Designation.reason, Designation.until)
-            .where(where(Designation.person_id), Designation.lifted_at.is_(None)).order_by(Designation.id)):
+    for pid, colour, reason, until in run(q["designation"], params):
         facts[pid]["designation"] = {"colour": colour, "reason": reason, "until": until}
-
-    for (pid,) in session.execute(select(PersonFlag.person_id).where(
-            where(PersonFlag.person_id), PersonFlag.kind == "unexplained_fever", PersonFlag.cleared_at.is_(None))):
+    for (pid,) in run(q["fever"], params):
         facts[pid]["unexplained_fever"] = True
     return facts
 
