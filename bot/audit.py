@@ -2,15 +2,20 @@
 Details hold masked values only."""
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from bot.db import utcnow
 from bot.logs import request_id
 from bot.models import AuditLog
 
 
 def record(session: Session, action: str, *, actor_kind: str, actor_id: int | None = None,
-           subject_person_id: int | None = None, **detail) -> AuditLog:
-    row = AuditLog(action=action, actor_kind=actor_kind, actor_id=actor_id,
-                   subject_person_id=subject_person_id, detail=detail, request_id=request_id.get())
-    session.add(row)
-    return row
+           subject_person_id: int | None = None, **detail) -> None:
+    """Append a row in the caller's transaction (a plain INSERT: no ORM bookkeeping)."""
+    session.connection().execute(_INSERT, dict(
+        at=utcnow(), action=action, actor_kind=actor_kind, actor_id=actor_id, subject_person_id=subject_person_id,
+        detail=detail, request_id=request_id.get()))
+
+
+_INSERT = insert(AuditLog)

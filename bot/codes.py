@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from functools import lru_cache
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import outbox
@@ -144,42 +144,58 @@ def person_facts(session: Session, person_id: int) -> dict:
 
 # -- decisions ----------------------------------------------------------------------------------
 
+@lru_cache(maxsize=1)
+def _code_sql() -> dict:
+    b = bindparam
+    return {
+        "current": select(Code.colour, Code.rule, Code.version).where(Code.person_id == b("pid")),
+        "insert": insert(Code),
+        "history": insert(CodeHistory),
+        "change": update(Code).where(Code.person_id == b("pid"), Code.version == b("old_version")),
+    }
+
+
 def apply_decision(session: Session, person_id: int, decision: Decision, *, cause: str, policy: str,
-                   now: dt.datetime | None = None, notify: bool = True) -> Change | None:
-    """Store a decision; returns the Change when colour or rule changed (None otherwise)."""
+                   now: dt.datetime | None = None, notify: bool = True, first: bool = False) -> Change | None:
+    """Store a decision; returns the Change when colour or rule changed (None otherwise).
+    Core statements (no ORM unit of work): this runs inside every declaration. `first`: the
+    caller knows the person has no code yet (a person created in this transaction)."""
     if cause not in CAUSES:
         raise ValueError(f"cause must be one of {', '.join(CAUSES)}")
     now = now or utcnow()
-    code = session.get(Code, person_id, populate_existing=True)
-    if code is None:
-        session.add(Code(person_id=person_id, colour=decision.colour, rule=decision.rule, reason=decision.reason,
-                         next_step=decision.next_step, version=1, policy=policy, since=now, evaluated_at=now,
-                         reevaluate_at=decision.reevaluate_at))
-        session.flush()  # a concurrent first code for the same person fails here (primary key)
+    session.flush()
+    conn = session.connection()
+    q = _code_sql()
+    row = None if first else conn.execute(q["current"], {"pid": person_id}).first()
+    if row is None:
+        # a concurrent first code for the same person fails here (primary key)
+        conn.execute(q["insert"], dict(person_id=person_id, colour=decision.colour, rule=decision.rule,
+                                       reason=decision.reason, next_step=decision.next_step, version=1,
+                                       policy=policy, since=now, evaluated_at=now, reevaluate_at=decision.reevaluate_at))
         change = Change(person_id, None, decision.colour, 1, decision.rule)
-    elif (code.colour, code.rule) != (decision.colour, decision.rule):
-        version = code.version + 1
+    elif (row.colour, row.rule) != (decision.colour, decision.rule):
+        version = row.version + 1
         values = dict(colour=decision.colour, rule=decision.rule, reason=decision.reason,
                       next_step=decision.next_step, version=version, policy=policy, evaluated_at=now,
                       reevaluate_at=decision.reevaluate_at)
-        if decision.colour != code.colour:
+        if decision.colour != row.colour:
             values["since"] = now
-        done = session.execute(update(Code).where(Code.person_id == person_id, Code.version == code.version)
-                               .values(**values).execution_options(synchronize_session=False)).rowcount
+        done = conn.execute(update(Code).where(Code.person_id == person_id, Code.version == row.version)
+                            .values(**values)).rowcount
         if done != 1:
             raise CodeConflict(person_id)
-        change = Change(person_id, code.colour, decision.colour, version, decision.rule)
+        change = Change(person_id, row.colour, decision.colour, version, decision.rule)
     else:
-        done = session.execute(update(Code).where(Code.person_id == person_id, Code.version == code.version).values(
+        done = conn.execute(update(Code).where(Code.person_id == person_id, Code.version == row.version).values(
             reason=decision.reason, next_step=decision.next_step, policy=policy, evaluated_at=now,
-            reevaluate_at=decision.reevaluate_at).execution_options(synchronize_session=False)).rowcount
+            reevaluate_at=decision.reevaluate_at)).rowcount
         if done != 1:
             raise CodeConflict(person_id)
         _after_commit_schedule(session, decision.reevaluate_at)
         return None
-    session.add(CodeHistory(person_id=person_id, version=change.version, old_colour=change.old_colour,
-                            new_colour=change.new_colour, rule=decision.rule, reason=decision.reason,
-                            cause=cause, created_at=now))
+    conn.execute(q["history"], dict(person_id=person_id, version=change.version, old_colour=change.old_colour,
+                                    new_colour=change.new_colour, rule=decision.rule, reason=decision.reason,
+                                    cause=cause, created_at=now))
     if notify and change.old_colour not in (None, change.new_colour):
         # a first code is told in the reply to the declaration, not as a change
         queue_notices(session, [change])
@@ -199,10 +215,11 @@ def queue_notices(session: Session, changes: list[Change]) -> None:
 
 
 def reevaluate(session: Session, policy: Policy, person_id: int, *, cause: str,
-               now: dt.datetime | None = None) -> tuple[Decision, Change | None]:
+               now: dt.datetime | None = None, first: bool = False) -> tuple[Decision, Change | None]:
     now = now or utcnow()
     decision = policy.evaluate(person_facts(session, person_id), now)
-    return decision, apply_decision(session, person_id, decision, cause=cause, policy=policy.name, now=now)
+    return decision, apply_decision(session, person_id, decision, cause=cause, policy=policy.name, now=now,
+                                    first=first)
 
 
 def reevaluate_person(services, person_id: int, *, cause: str, now: dt.datetime | None = None, tries: int = 3):
