@@ -11,7 +11,7 @@ from functools import lru_cache
 from sqlalchemy import bindparam, insert, select, update
 
 from bot import audit
-from bot.codes import classify_origin, reevaluate, risk_table, more_severe
+from bot.codes import classify_origin, facts_from_rows, more_severe, reevaluate, risk_table
 from bot.conversation.messages import Inbound
 from bot.conversation.text import fold
 from bot.db import SHANGHAI, utcnow
@@ -203,8 +203,11 @@ def declare(services, session, msg, p):
                 overseas_arrival=_day(p.get("overseas_arrival")), symptoms=bool(p["symptoms"]),
                 case_reported=bool(p.get("case")), case_status=p.get("case"),
                 measure_answer=_measure_answer(p.get("measure")), submission_key=key, declared_at=now)
-    store_declaration(session, decl, today, new=new)
-    decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now, first=new)
+    rows = store_declaration(session, decl, today, new=new)
+    # someone registered a moment ago has no facts but these: no need to read them back
+    facts = facts_from_rows(rows, lambda: risk_table(session)).get(person_id, {}) if new else None
+    decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now, first=new,
+                                  facts=facts)
     audit.record(session, "declaration.submitted", actor_kind="citizen", actor_id=person_id,
                  subject_person_id=person_id, channel=msg.channel, registered=ident is None or ident.person_id is None,
                  colour=decision.colour, rule=decision.rule)
@@ -241,30 +244,35 @@ def register(conn, services, msg, identity_id: int | None, p: dict) -> tuple[int
     return found.id, False
 
 
-def store_declaration(session, decl: dict, today: dt.date, new: bool = False) -> None:
+def store_declaration(session, decl: dict, today: dt.date, new: bool = False) -> dict:
     """The declaration and the facts it states: travel, a self-reported case status, a measure.
 
     Measures from declarations are the person's own word: a later declaration replaces them.
     Staff measures and case statuses are left alone; a self-reported case stays until staff
     release it (an appeal corrects a wrong answer). `new`: the person was created just now, so
-    has no earlier facts to look at."""
+    has no earlier facts to look at. Returns the rows written, shaped as bot.codes reads facts."""
     conn = session.connection()
     q = _sql()
     pid = decl["person_id"]
     conn.execute(q["insert_declaration"], decl)
+    rows = {"symptoms": [(pid, decl["symptoms"], decl["declared_at"])], "travel": [], "case": [], "measures": []}
     facts = dict(person_id=pid, reported_on=today, source="declaration", created_at=utcnow())
     if decl["overseas"] and decl["overseas_arrival"]:
         conn.execute(q["insert_travel"], dict(facts, overseas=True, arrival=decl["overseas_arrival"],
                                               origin_class=None, origin_code=None))
+        rows["travel"].append((pid, True, None, None, decl["overseas_arrival"], today))
     if decl["travel_answer"] in TRAVEL_CLASSES and decl["arrival_date"]:
         code = match_origin(session, decl["origin_text"])
         stated = TRAVEL_CLASSES[decl["travel_answer"]]
         cls = more_severe(stated, classify_origin(code, risk_table(session))) if code else stated
         conn.execute(q["insert_travel"], dict(facts, overseas=False, arrival=decl["arrival_date"],
                                               origin_class=cls, origin_code=code))
+        rows["travel"].append((pid, False, cls, code, decl["arrival_date"], today))
+        rows["travel"].sort(key=lambda r: r[4])  # the latest arrival wins, as when read back
     status = decl["case_status"]
     if status and (new or conn.execute(q["active_case"], {"pid": pid, "status": status}).first() is None):
         conn.execute(q["insert_case"], {"person_id": pid, "status": status, "since": today, "created_at": utcnow()})
+        rows["case"].append((pid, status, today, None))
     kind = MEASURE_KINDS[decl["measure_answer"] - 1] if decl["measure_answer"] < 5 else None
     ongoing = [] if new else conn.execute(q["own_measures"], {"pid": pid}).all()
     kept = next((m.id for m in ongoing if m.kind == kind), None)
@@ -275,6 +283,8 @@ def store_declaration(session, decl: dict, today: dt.date, new: bool = False) ->
         now = utcnow()
         conn.execute(q["insert_measure"], {"person_id": pid, "kind": kind, "start": today, "end": None,
                                            "source": "declaration", "created_at": now, "updated_at": now})
+        rows["measures"].append((pid, kind, today, None, None))
+    return rows
 
 
 MEASURE_KINDS = ("centralized_isolation", "home_isolation", "home_health_observation", "daily_health_monitoring")

@@ -106,34 +106,41 @@ def _fact_queries(by_range: bool) -> dict:
 def facts_for(session: Session, person_ids: list[int] | tuple[int, int],
               areas: list[tuple[str, str]] | None = None) -> dict[int, dict]:
     """Parsed facts for several people, a few set queries in all: a list of ids, or an id range
-    (lo, hi) inclusive. Origins are classed by the more severe of what was known when reported
-    and what the risk-area table says now (upgrades apply; a delisted area frees nobody early)."""
+    (lo, hi) inclusive."""
     by_range = isinstance(person_ids, tuple)
     params = {"lo": person_ids[0], "hi": person_ids[1]} if by_range else {"ids": list(person_ids)}
-    q = _fact_queries(by_range)
     session.flush()  # the queries go through the connection, which does not autoflush
     run = session.connection().execute
-    facts: dict[int, dict] = defaultdict(dict)
+    rows = {kind: run(query, params) for kind, query in _fact_queries(by_range).items()}
+    return facts_from_rows(rows, lambda: risk_table(session) if areas is None else areas)
 
-    for pid, present, at in run(q["symptoms"], params):
+
+def facts_from_rows(rows: dict, areas) -> dict[int, dict]:
+    """Facts from rows shaped as _fact_queries returns them (also built in memory for someone
+    registered a moment ago). Origins are classed by the more severe of what was known when
+    reported and what the risk-area table (areas(), read only if someone travelled) says now:
+    upgrades apply; a delisted area frees nobody early."""
+    facts: dict[int, dict] = defaultdict(dict)
+    for pid, present, at in rows.get("symptoms", ()):
         facts[pid]["symptoms"] = {"present": present, "declared_at": at}
-    for pid, status, since, released in run(q["case"], params):
+    for pid, status, since, released in rows.get("case", ()):
         facts[pid]["case"] = {"status": status, "since": since, "released_on": released}
-    for pid, kind, start, end, ended in run(q["measures"], params):
+    for pid, kind, start, end, ended in rows.get("measures", ()):
         facts[pid].setdefault("measures", []).append({"kind": kind, "start": start, "end": end, "ended_on": ended})
-    for pid, at, result in run(q["tests"], params):
+    for pid, at, result in rows.get("tests", ()):
         facts[pid].setdefault("tests", []).append({"sampled_at": at, "result": result})
-    for pid, overseas, cls, code, arrival, reported in run(q["travel"], params):
+    table = None
+    for pid, overseas, cls, code, arrival, reported in rows.get("travel", ()):
         if overseas:
             facts[pid]["overseas_arrival"] = arrival
         else:
-            if areas is None:  # read only when someone travelled
-                areas = risk_table(session)
-            facts[pid]["travel"] = {"origin_class": more_severe(cls, classify_origin(code, areas)) or "low",
+            if table is None:
+                table = areas()
+            facts[pid]["travel"] = {"origin_class": more_severe(cls, classify_origin(code, table)) or "low",
                                     "arrival": arrival, "reported_on": reported}
-    for pid, colour, reason, until in run(q["designation"], params):
+    for pid, colour, reason, until in rows.get("designation", ()):
         facts[pid]["designation"] = {"colour": colour, "reason": reason, "until": until}
-    for (pid,) in run(q["fever"], params):
+    for (pid,) in rows.get("fever", ()):
         facts[pid]["unexplained_fever"] = True
     return facts
 
@@ -214,10 +221,11 @@ def queue_notices(session: Session, changes: list[Change]) -> None:
                    key=f"codes.changed:{changes[0].person_id}:{changes[0].version}:{len(changes)}")
 
 
-def reevaluate(session: Session, policy: Policy, person_id: int, *, cause: str,
-               now: dt.datetime | None = None, first: bool = False) -> tuple[Decision, Change | None]:
+def reevaluate(session: Session, policy: Policy, person_id: int, *, cause: str, now: dt.datetime | None = None,
+               first: bool = False, facts: dict | None = None) -> tuple[Decision, Change | None]:
+    """`facts`: the person's facts when the caller has them already (someone registered just now)."""
     now = now or utcnow()
-    decision = policy.evaluate(person_facts(session, person_id), now)
+    decision = policy.evaluate(person_facts(session, person_id) if facts is None else facts, now)
     return decision, apply_decision(session, person_id, decision, cause=cause, policy=policy.name, now=now,
                                     first=first)
 

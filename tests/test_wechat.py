@@ -332,3 +332,26 @@ def test_database_down_answers_busy_and_keeps_the_state(env, tmp_path):
     assert "申报成功" in chat.say("1")  # the state survived: confirming again works once the database is back
     broken.close()
     good.close()
+
+
+@pytest.mark.parametrize("answers", [
+    CLEAN,
+    ("1", "昨天", "4", "2", "2", "5"),                       # overseas
+    ("2", "2", "杭州市余杭区", "今天", "2", "2", "5"),        # a risk county
+    ("2", "4", "1", "1", "4", "1"),                          # symptoms, close contact, isolation
+    ("2", "4", "2", "2", "3"),                               # home health observation
+])
+def test_first_declaration_facts_match_what_is_read_back(chat_app, answers):
+    """A new person's code is decided from the rows just written (not read back): the same
+    decision must come from the database's facts."""
+    from bot.codes import person_facts
+
+    chat = Chat(chat_app, user="fresh")
+    reply = chat.run(*REGISTRATION, *answers, "1")
+    assert "申报成功" in reply
+    svc = chat_app.extensions["services"]
+    with svc.db.session() as s:
+        code = s.scalar(select(Code))
+        again = svc.policy.evaluate(person_facts(s, code.person_id), code.evaluated_at)
+        assert (again.colour, again.rule, again.reason, again.next_step) == (code.colour, code.rule, code.reason,
+                                                                             code.next_step)
