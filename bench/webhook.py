@@ -187,8 +187,9 @@ def gunicorn(target: str, env: dict):
     from bot.process import die_with_parent
 
     port = free_port()
+    extra = os.environ.get("BENCH_GUNICORN_ARGS", "").split()
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
-                             f"127.0.0.1:{port}", "--log-level", "warning", target], cwd=ROOT, env=env,
+                             f"127.0.0.1:{port}", "--log-level", "warning", *extra, target], cwd=ROOT, env=env,
                             preexec_fn=die_with_parent)
     try:
         deadline = time.monotonic() + 30
