@@ -141,7 +141,8 @@ Health code backend (development) is running.
   WeChat official account webhook  {public}/wechat
   WeChat mini-program webhook      {public}/wechat/mp
   Alipay gateway                   {public}/alipay
-  Development chat page            {public}/dev/chat
+  Development chat page            {public}/dev/chat   (or: .venv/bin/flask --app wsgi simulate)
+  WeChat (development account)     token {settings.wechat.get('token')}, AppID {settings.wechat.get('appid')}
   Staff console                    {public}/console
   Health / metrics                 {base}/healthz  {base}/metrics
   Database                         {settings.database_url}

@@ -18,8 +18,8 @@ CHECK = "10X98765432"
 PROVINCES = frozenset({11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
                        50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83})
 PERMIT_PATTERNS = (
-    re.compile(r"[HM]\d{8}(\d{2})?"),  # 港澳居民来往内地通行证
-    re.compile(r"\d{8}(\d{2})?"),      # 台湾居民来往大陆通行证
+    re.compile(r"[HM]\d{8}(\d{2})?"),  # Hong Kong / Macao residents' mainland travel permit
+    re.compile(r"\d{8}(\d{2})?"),      # Taiwan residents' mainland travel permit
 )
 
 

@@ -124,7 +124,7 @@ class Engine:
         if outcome not in flow.states:
             raise KeyError(f"flow {flow.name}: a step went to unknown state {outcome!r}")
         current = conv.get("state")
-        if outcome in conv["trail"]:  # going back to an earlier question (e.g. 重新填写)
+        if outcome in conv["trail"]:  # going back to an earlier question (e.g. "fill in again")
             del conv["trail"][conv["trail"].index(outcome):]
         elif current is not None and outcome != current:
             conv["trail"].append(current)
