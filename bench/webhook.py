@@ -42,7 +42,8 @@ TOKEN, AES_KEY, APPID = "spamtest", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
 
 def run():
     if not shutil.which("wrk"):
-        raise SystemExit("bench.webhook needs wrk (Debian package wrk: apt-get install wrk)")
+        print("bench.webhook skipped: it needs wrk (Debian package: apt-get install wrk)", file=sys.stderr)
+        return []
     var = ROOT / "var" / "bench-webhook"
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir(parents=True)
