@@ -355,3 +355,19 @@ def test_first_declaration_facts_match_what_is_read_back(chat_app, answers):
         again = svc.policy.evaluate(person_facts(s, code.person_id), code.evaluated_at)
         assert (again.colour, again.rule, again.reason, again.next_step) == (code.colour, code.rule, code.reason,
                                                                              code.next_step)
+
+
+def test_an_unreadable_state_starts_afresh(chat_app):
+    chat = Chat(chat_app, user="garbled")
+    chat.run(*REGISTRATION[:2])
+    redis = chat_app.extensions["services"].redis.client()
+    [key] = redis.keys("chat:state:*garbled")
+    redis.set(key, "not-a-state")  # e.g. written under a PII key no longer configured
+    assert "请回复数字选择服务" in chat.say("9")
+    assert "姓名" in chat.say("1")
+
+
+def test_missing_to_user_is_not_wechat_xml(chat_app):
+    body = ("<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
+            "<Content>1</Content><MsgId>5</MsgId></xml>")
+    assert _signed_post(chat_app, body).status_code == 400

@@ -94,8 +94,8 @@ def to_inbound(message, channel: str, app_id: str) -> Inbound:
     type cannot raise later; a message without sender or type is not WeChat's."""
     data = message._data
     sender, to, msg_type = data.get("FromUserName"), data.get("ToUserName"), data.get("MsgType")
-    if not isinstance(sender, str) or not sender or not isinstance(msg_type, str):
-        raise ValueError("no FromUserName or MsgType")
+    if not all(isinstance(v, str) and v for v in (sender, to, msg_type)):
+        raise ValueError("no FromUserName, ToUserName or MsgType")
     kind = KINDS.get(msg_type.lower(), "other")
     created = data.get("CreateTime")
     created = int(created) if isinstance(created, str) and created.isdigit() else 0

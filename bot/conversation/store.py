@@ -11,10 +11,13 @@ States hold half-entered personal data, so they are encrypted with the PII key.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 
-from bot.pii import Vault
+from bot.pii import DecryptError, Vault
+
+log = logging.getLogger("bot.chat")
 
 BEGIN = """
 local seen = redis.call('GET', KEYS[1])
@@ -101,9 +104,16 @@ class ConversationStore:
         return ""
 
     def load(self, raw: str) -> dict | None:
+        """The saved state; one that cannot be read (a key no longer configured, a damaged
+        value) counts as none, so the user starts afresh instead of being stuck."""
         if not raw:
             return None
-        return json.loads(self.vault.decrypt(raw, "conversation"))
+        try:
+            state = json.loads(self.vault.decrypt(raw, "conversation"))
+        except (DecryptError, ValueError) as exc:
+            log.warning("a conversation state could not be read (%s); starting afresh", exc.__class__.__name__)
+            return None
+        return state if isinstance(state, dict) else None
 
     def finish(self, conversation: str, dedupe: str, token: str, state: dict | None, answer: str,
                wait: bool = True) -> bool | None:
