@@ -32,8 +32,7 @@ def _config() -> dict:
     return cfg
 
 
-def _signed(token: str) -> bool:
-    args = request.args
+def _signed(token: str, args) -> bool:
     try:
         check_signature(token, args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
         return True
@@ -44,7 +43,7 @@ def _signed(token: str) -> bool:
 @bp.get("/wechat")
 def verify():
     cfg = _config()
-    if not _signed(cfg["token"]):
+    if not _signed(cfg["token"], request.args):
         abort(403)
     return Response(request.args.get("echostr", ""), mimetype="text/plain")
 
@@ -71,7 +70,7 @@ def handle_post(cfg: dict, channel: str) -> Response:
             abort(400, "the encrypted message could not be read")
         refuse_entities(xml)
     else:
-        if not _signed(cfg["token"]):
+        if not _signed(cfg["token"], args):
             abort(403)
         xml = body
     try:
