@@ -4,8 +4,9 @@ Channel adapters call ChatService.answer(msg) and get the texts to send back. It
 for what a user sends or for a broken Redis or database: the user then reads "busy, try again"
 and nothing already stored is lost (the half-filled state stays as it was).
 
-Nothing slow happens inside the request: the Redis part is two round trips, and the actions
-(database work) run on a thread pool with the time left of REPLY_DEADLINE (WeChat gives 5 s).
+Nothing slow happens inside the request: the Redis part is one round trip (dedupe, lock, state)
+and one write not waited for, and the actions (database work) run on a thread pool with the
+time left of REPLY_DEADLINE (WeChat gives 5 s).
 An action that is not done in time is left to finish in the background: the message is then
 replayed against the action's result (the engine is deterministic given its inputs and the
 actions' results), its state saved and its answer stored as a notice for the push workers,
