@@ -106,7 +106,14 @@ class ChatService:
         except (RedisError, SQLAlchemyError) as exc:
             log.warning("message not handled, storage failed: %s", exc.__class__.__name__)
         except Exception:
-            log.exception("message not handled")
+            # a bug, not a passing fault: end the flow so the user is not stuck on it
+            log.exception("message not handled; the conversation is reset")
+            replies = [say("common.error")]
+            try:
+                self.store.finish(conversation, dedupe, begun.token, None, json.dumps(replies, ensure_ascii=False))
+                return replies
+            except RedisError:
+                pass
         self._abandon(msg, begun)
         return [say("common.busy")]
 

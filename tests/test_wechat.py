@@ -371,3 +371,20 @@ def test_missing_to_user_is_not_wechat_xml(chat_app):
     body = ("<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
             "<Content>1</Content><MsgId>5</MsgId></xml>")
     assert _signed_post(chat_app, body).status_code == 400
+
+
+def test_a_bug_in_a_step_resets_the_flow_instead_of_sticking(chat_app, monkeypatch):
+    import handlers.declare as declare
+
+    chat = Chat(chat_app, user="unlucky")
+    chat.say("1")
+    ask = declare.FLOW.states["name"]
+
+    def broken(ctx, value):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(declare.FLOW.states, "name", ask.__class__(ask.prompt, ask.field, broken))
+    assert "系统出了点问题" in chat.say("张三")
+    monkeypatch.setitem(declare.FLOW.states, "name", ask)
+    assert "请回复数字选择服务" in chat.say("张三")  # no flow any more: the menu
+    assert "姓名" in chat.say("1")
