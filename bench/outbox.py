@@ -3,7 +3,6 @@ then the effects run by 2 worker processes until every row is done."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -11,9 +10,9 @@ import uuid
 
 from sqlalchemy import func, select
 
+from bench import workspace
 from bot import migrate, outbox
 from bot.models import Outbox
-from bot.redis_server import EmbeddedRedis
 from bot.services import Services
 from bot.settings import ROOT
 
@@ -22,19 +21,10 @@ WORKERS = 2
 
 
 def run():
-    var = ROOT / "var" / "bench-outbox"
-    shutil.rmtree(var, ignore_errors=True)
-    var.mkdir(parents=True)
-    server = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        server = EmbeddedRedis(var)
-        server.ensure()
-        redis_url = server.url
-    env = {**os.environ, "VAR_DIR": str(var), "REDIS_URL": redis_url, "APP_ENV": "test", "LOG_LEVEL": "WARNING",
-           "DATABASE_URL": f"sqlite:///{var / 'bench.db'}"}
-    env.pop("TEST_DATABASE_URL", None)
-    try:
+    with workspace("outbox") as (var, redis_url):
+        env = {**os.environ, "VAR_DIR": str(var), "REDIS_URL": redis_url, "APP_ENV": "test", "LOG_LEVEL": "WARNING",
+               "DATABASE_URL": f"sqlite:///{var / 'bench.db'}"}
+        env.pop("TEST_DATABASE_URL", None)
         svc = Services.from_env(env)
         migrate.upgrade(svc)
         svc.redis.client().flushdb()
@@ -53,9 +43,6 @@ def run():
             done = s.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "done"))
         run_s = time.perf_counter() - started
         svc.close()
-    finally:
-        if server:
-            server.stop()
     print(f"outbox: {N} commits with an effect in {commit_s:.2f} s; {done}/{N} effects done by "
           f"{WORKERS} workers in {run_s:.2f} s", file=sys.stderr)
     return [

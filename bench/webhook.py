@@ -22,11 +22,11 @@ import time
 import urllib.request
 from contextlib import contextmanager
 
+from bench import workspace
 from bot import migrate
 from bot.conversation.store import ConversationStore
 from bot.devchat import WeChatSimulator, _sign
 from bot.idcard import check_digit
-from bot.redis_server import EmbeddedRedis
 from bot.services import Services
 from bot.settings import ROOT
 
@@ -44,22 +44,13 @@ def run():
     if not shutil.which("wrk"):
         print("bench.webhook skipped: it needs wrk (Debian package: apt-get install wrk)", file=sys.stderr)
         return []
-    var = ROOT / "var" / "bench-webhook"
-    shutil.rmtree(var, ignore_errors=True)
-    var.mkdir(parents=True)
-    server = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        server = EmbeddedRedis(var)
-        server.ensure()
-        redis_url = server.url
-    env = {**os.environ, "APP_ENV": "test", "VAR_DIR": str(var), "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
-           "DATABASE_URL": f"sqlite:///{var / 'bench.db'}", "SECRET_KEY": secrets.token_urlsafe(32),
-           "PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), "WECHAT_TOKEN": TOKEN,
-           "WECHAT_APPID": APPID, "WECHAT_ENCODING_AES_KEY": AES_KEY, "PROMETHEUS_MULTIPROC_DIR": str(var / "prom")}
-    env.pop("TEST_DATABASE_URL", None)
-    (var / "prom").mkdir()
-    try:
+    with workspace("webhook") as (var, redis_url):
+        env = {**os.environ, "APP_ENV": "test", "VAR_DIR": str(var), "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
+               "DATABASE_URL": f"sqlite:///{var / 'bench.db'}", "SECRET_KEY": secrets.token_urlsafe(32),
+               "PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), "WECHAT_TOKEN": TOKEN,
+               "WECHAT_APPID": APPID, "WECHAT_ENCODING_AES_KEY": AES_KEY, "PROMETHEUS_MULTIPROC_DIR": str(var / "prom")}
+        env.pop("TEST_DATABASE_URL", None)
+        (var / "prom").mkdir()
         svc = Services.from_env(env)
         migrate.upgrade(svc)
         svc.redis.client().flushdb()
@@ -87,9 +78,6 @@ def run():
 
             declared = s.scalar(select(func.count()).select_from(Declaration))
         svc.close()
-    finally:
-        if server:
-            server.stop()
 
     for name, r in (("bare", bare), ("plain", plain), ("safe", safe), ("confirm", confirm)):
         print(f"webhook {name}: {r['requests']} requests in {r['seconds']:.1f} s = {r['rps']:.0f}/s, "

@@ -18,7 +18,7 @@ from bot.db import SHANGHAI, utcnow
 from bot.masking import mask_name
 from bot.models import (CaseStatus, ChannelIdentity, Code, Declaration, FamilyBinding, Measure, Person, RiskArea,
                         TravelFact)
-from bot.people import find_person, id_hash
+from bot.people import id_hash
 from bot.tokens import code_link
 
 ACTIONS = {}

@@ -1,6 +1,4 @@
 """`flask --app wsgi simulate`: a terminal chat, through the real webhook."""
-from click.testing import CliRunner
-
 from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV
 
 
