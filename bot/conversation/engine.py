@@ -6,7 +6,7 @@ binds it to the database). The saved conversation is a plain dict:
     {"flow": "declare", "state": "phone", "data": {...answers}, "trail": ["name", ...],
      "errors": 0, "at": 1763776800.0}
 
-`trail` is the way back for 返回; `errors` counts wrong answers in a row; `at` is the last
+`trail` is the way back (the "back" global word); `errors` counts wrong answers in a row; `at` is the last
 message's time, for the time-out.
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@
         })
 
 A step gets the context and the validated value and returns an outcome:
-- a state name: ask that state's question next (the engine remembers the way back for 返回);
+- a state name: ask that state's question next (the engine remembers the way back for the "back" word);
 - End(...): the flow is over, say these messages;
 - Act(action, payload, then): the engine runs the named action (the only I/O, done outside the
   handler: database, SMS) and calls then(ctx, result) for the next outcome.

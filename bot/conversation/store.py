@@ -130,7 +130,3 @@ class ConversationStore:
         """Handling failed: free the lock and forget the message, so a retry is handled afresh."""
         seen, lock, _, _ = self.keys(conversation, dedupe)
         self._abandon([seen, lock], [token])
-
-    def last_message_at(self, conversation: str) -> int | None:
-        value = self.redis.get(self.keys(conversation, "")[3])
-        return int(value) if value else None
