@@ -30,6 +30,9 @@ def main(argv=None) -> int:
             rows.append((key, value, target, ok))
         print(f"# {name} took {time.monotonic() - started:.1f} s", file=sys.stderr)
     out.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+    if not rows:
+        print("no benchmark produced figures")
+        return 1
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':{width}}  {'value':>12}  {'target':>12}  verdict")
     for key, value, target, ok in rows:

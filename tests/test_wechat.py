@@ -388,3 +388,29 @@ def test_a_bug_in_a_step_resets_the_flow_instead_of_sticking(chat_app, monkeypat
     monkeypatch.setitem(declare.FLOW.states, "name", ask)
     assert "请回复数字选择服务" in chat.say("张三")  # no flow any more: the menu
     assert "姓名" in chat.say("1")
+
+
+def test_reply_xml_reads_back_with_wechatpy_even_with_cdata_ends():
+    from wechatpy import parse_message
+
+    from bot.channels import parse_fields, text_reply
+
+    content = "a ]]> b <x> & 中文 ]]]]>"
+    xml = text_reply("gh_account", "o-user", content)
+    assert parse_message(xml).content == content
+    fields = parse_fields(xml)
+    assert fields["Content"] == content and fields["ToUserName"] == "o-user" and fields["MsgType"] == "text"
+
+
+def test_parse_fields_refuses_what_is_not_a_flat_xml_message():
+    import xml.etree.ElementTree as ET
+
+    from bot.channels import parse_fields
+
+    with pytest.raises(ValueError):
+        parse_fields("<notxml><a>1</a></notxml>")
+    with pytest.raises(ET.ParseError):
+        parse_fields("<xml><a>1</xml>")
+    nested = parse_fields("<xml><Event><![CDATA[scancode_push]]></Event><ScanCodeInfo><ScanType>qrcode</ScanType>"
+                          "</ScanCodeInfo></xml>")
+    assert nested == {"Event": "scancode_push", "ScanCodeInfo": ""}

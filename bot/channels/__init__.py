@@ -3,6 +3,8 @@ platform's message into a neutral Inbound, then the neutral answer back into its
 from __future__ import annotations
 
 import re
+import time
+from xml.etree.ElementTree import fromstring
 
 from flask import abort, request
 
@@ -44,3 +46,24 @@ def fit_text(text: str, limit: int = PASSIVE_TEXT_BYTES) -> str:
 
 def join_texts(texts: list[str]) -> str:
     return "\n\n".join(t for t in texts if t)
+
+
+def parse_fields(xml: bytes | str) -> dict:
+    """A platform's flat <xml> message -> {tag: text}. Call refuse_entities first. ElementTree's C
+    parser is several times cheaper than wechatpy's xmltodict path; nested elements (an event's
+    ScanCodeInfo, say) come through as their tag with empty text, and no field we read is nested."""
+    root = fromstring(xml)
+    if root.tag != "xml":
+        raise ValueError("the root element is not <xml>")
+    return {child.tag: (child.text or "") for child in root}
+
+
+def cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def text_reply(source: str, target: str, content: str) -> str:
+    """A passive text reply, as wechatpy's TextReply renders it."""
+    return (f"<xml><ToUserName>{cdata(target)}</ToUserName><FromUserName>{cdata(source)}</FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content>{cdata(content)}</Content></xml>")

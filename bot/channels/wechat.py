@@ -1,21 +1,19 @@
 """The WeChat official account webhook (/wechat): plain, compatible and safe (AES) mode.
 
 GET  verifies the URL (signature over the sorted token, timestamp, nonce) and echoes echostr.
-POST checks `signature` in plain mode and `msg_signature` in safe mode (encrypt_type=aes), parses
-with wechatpy, answers passively with one text (encrypted when the request was), or `success`.
+POST checks `signature` in plain mode and `msg_signature` in safe mode (encrypt_type=aes; wechatpy
+decrypts and encrypts), parses the flat XML, answers passively with one text (encrypted when the request was), or `success`.
 """
 from __future__ import annotations
 
 import logging
 
 from flask import Blueprint, Response, abort, current_app, request
-from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
-from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from bot.channels import fit_text, join_texts, read_body, refuse_entities
+from bot.channels import fit_text, join_texts, parse_fields, read_body, refuse_entities, text_reply
 from bot.conversation.messages import Inbound
 
 log = logging.getLogger("bot.wechat")
@@ -74,24 +72,22 @@ def handle_post(cfg: dict, channel: str) -> Response:
             abort(403)
         xml = body
     try:
-        message = parse_message(xml)
-        inbound = to_inbound(message, channel, cfg.get("appid") or "")
+        inbound = to_inbound(parse_fields(xml), channel, cfg.get("appid") or "")
     except Exception:
         abort(400, "the message is not WeChat XML")
 
     texts = current_app.extensions["chat"].answer(inbound)
     if not texts:
         return Response("success", mimetype="text/plain")
-    reply = TextReply(source=inbound.extra["to"], target=inbound.user, content=fit_text(join_texts(texts))).render()
+    reply = text_reply(inbound.extra["to"], inbound.user, fit_text(join_texts(texts)))
     if crypto is not None:
         reply = crypto.encrypt_message(reply, args.get("nonce", ""), args.get("timestamp") or None)
     return Response(reply, mimetype="application/xml")
 
 
-def to_inbound(message, channel: str, app_id: str) -> Inbound:
-    """wechatpy's message -> the neutral Inbound. Reads the raw fields, so a field of the wrong
-    type cannot raise later; a message without sender or type is not WeChat's."""
-    data = message._data
+def to_inbound(data: dict, channel: str, app_id: str) -> Inbound:
+    """A WeChat message's fields -> the neutral Inbound. A field of the wrong type cannot raise
+    later; a message without sender or type is not WeChat's."""
     sender, to, msg_type = data.get("FromUserName"), data.get("ToUserName"), data.get("MsgType")
     if not all(isinstance(v, str) and v for v in (sender, to, msg_type)):
         raise ValueError("no FromUserName, ToUserName or MsgType")
