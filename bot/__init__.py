@@ -51,6 +51,14 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     app.extensions["chat"] = ChatService(services)
     app.register_blueprint(wechat.bp)
+
+    from bot import code_pages
+
+    app.register_blueprint(code_pages.bp)
+
+    from bot import api
+
+    app.register_blueprint(api.bp)
     if not settings.production:
         from bot import devchat
 

@@ -46,6 +46,12 @@ class Services:
         conn = self.redis.client()
         return {name: Queue(name, connection=conn) for name in QUEUE_NAMES}
 
+    @cached_property
+    def code_images(self):
+        from bot.code_image import CodeImages
+
+        return CodeImages(self.settings, self.redis.client())
+
     def close(self):
         self.db.dispose()
         self.redis.close()

@@ -1,9 +1,30 @@
-"""Signed tokens in links: the code page's view token (bound to the person, 7 days)."""
+"""Signed tokens in links.
+
+- The view token (the code page link sent in chat): bound to the person, 7 days, itsdangerous.
+- The scan token (inside the QR): bound to the person and the code version, short-lived
+  (CODE_TOKEN_TTL). It must stay short, because every character grows the QR: 12 bytes of
+  claims (person, version, issue minute) and a 12-byte truncated HMAC-SHA256, 32 characters in
+  base64url. A 96-bit tag cannot be guessed by anyone scanning codes.
+
+A scan token's issue time is the start of its minute (SCAN_PERIOD), so one image serves a whole
+minute and can be cached; the token is valid for CODE_TOKEN_TTL from that instant.
+"""
 from __future__ import annotations
 
-from itsdangerous import URLSafeTimedSerializer
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass
 
-VIEW_TTL = 7 * 86400  # the code page checks it (issue 5)
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+VIEW_TTL = 7 * 86400
+SCAN_PERIOD = 60
+FUTURE_SKEW = 120  # a token issued this far in the future is not ours (or the clock is broken)
+_CLAIMS = struct.Struct(">III")  # person id, code version, issue minute
+_TAG = 12
 
 
 def _viewer(secret: bytes) -> URLSafeTimedSerializer:
@@ -14,5 +35,68 @@ def view_token(secret: bytes, person_id: int) -> str:
     return _viewer(secret).dumps(person_id)
 
 
+def read_view_token(secret: bytes, token: str) -> int | None:
+    """The person a view token names, or None (altered, expired, or not a token)."""
+    try:
+        person_id = _viewer(secret).loads(token, max_age=VIEW_TTL)
+    except BadSignature:  # SignatureExpired is a BadSignature too
+        return None
+    return person_id if isinstance(person_id, int) and not isinstance(person_id, bool) else None
+
+
 def code_link(settings, person_id: int) -> str:
     return f"{settings.public_base_url}/codes/{view_token(settings.secret_key, person_id)}"
+
+
+def _scan_key(secret: bytes) -> bytes:
+    return hmac.new(secret, b"healthcode scan token", hashlib.sha256).digest()
+
+
+def scan_period(now: float) -> int:
+    """The minute a token made at `now` belongs to (its issue instant is period * SCAN_PERIOD)."""
+    return int(now // SCAN_PERIOD)
+
+
+def scan_token(secret: bytes, person_id: int, version: int, period: int) -> str:
+    claims = _CLAIMS.pack(person_id, version, period)
+    tag = hmac.new(_scan_key(secret), claims, hashlib.sha256).digest()[:_TAG]
+    return base64.urlsafe_b64encode(claims + tag).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class ScanClaim:
+    verdict: str            # valid / expired / invalid (a valid token may still name an old version)
+    person_id: int | None = None
+    version: int | None = None
+    issued: float | None = None
+
+
+def read_scan_token(secret: bytes, token: str, ttl: int, now: float) -> ScanClaim:
+    """Check a scan token's signature and age. The caller compares the version with the
+    person's current code: an older version scans as expired."""
+    token = (token or "").strip()
+    if len(token) != 32 or not token.isascii():
+        return ScanClaim("invalid")
+    try:
+        raw = base64.urlsafe_b64decode(token + "====")
+    except (binascii.Error, ValueError):
+        return ScanClaim("invalid")
+    if len(raw) != _CLAIMS.size + _TAG:
+        return ScanClaim("invalid")
+    claims, tag = raw[:_CLAIMS.size], raw[_CLAIMS.size:]
+    if not hmac.compare_digest(tag, hmac.new(_scan_key(secret), claims, hashlib.sha256).digest()[:_TAG]):
+        return ScanClaim("invalid")
+    person_id, version, period = _CLAIMS.unpack(claims)
+    issued = period * SCAN_PERIOD
+    if issued > now + FUTURE_SKEW:
+        return ScanClaim("invalid")
+    verdict = "valid" if now <= issued + ttl else "expired"
+    return ScanClaim(verdict, person_id, version, issued)
+
+
+def token_from_scan(text: str) -> str:
+    """A scanner may send the scan token or the whole URL the QR holds."""
+    text = (text or "").strip()
+    if "/v/" in text:
+        text = text.rsplit("/v/", 1)[1]
+    return text.split("?", 1)[0].split("#", 1)[0].rstrip("/")

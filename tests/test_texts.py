@@ -1,4 +1,5 @@
 """Every sentence renders, fits a phone screen and WeChat's 2048-byte passive reply."""
+import datetime as dt
 import json
 
 import pytest
@@ -17,7 +18,8 @@ SAMPLE = dict(
     "colour": "green"}], error="id_taken", who="张*", phone="13812345678", id_type="id_card",
     id_masked="110***********7571", phone_masked="138****5678", overseas=True, overseas_arrival="2026-11-20",
     travel=1, origin="杭州市西湖区", arrival="2026-11-20", symptoms=True, case="close_contact",
-    measure="home_health_observation", options={}, code_value="123456")
+    measure="home_health_observation", options={}, code_value="123456", at=dt.datetime(2026, 11, 22, 9, 5),
+    until=dt.datetime(2026, 11, 22, 11, 5))
 
 
 @pytest.mark.parametrize("module", sorted(p.stem for p in TEMPLATES.glob("*.txt")))

@@ -1,0 +1,30 @@
+"""POST /api/v1/scans (scanner): a venue checks a code; the scan is recorded (time, venue,
+masked name, colour), as the seeds require of venue checks."""
+from __future__ import annotations
+
+from flask import current_app, g
+from marshmallow import Schema, fields, validate
+
+from bot import db
+from bot.api import body, staff_route
+from bot.code_pages import check_scan
+from bot.models import Scan
+
+
+class ScanIn(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    venue = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+@staff_route("/scans", roles=("scanner",), methods=("POST",))
+def scans():
+    data = body(ScanIn())
+    session = db.session()
+    result = check_scan(session, current_app.extensions["services"].settings, data["token"])
+    scan = Scan(venue=data["venue"].strip(), staff_id=g.staff.id, person_id=result["person_id"],
+                code_version=result["version"], colour=result["colour"], verdict=result["verdict"],
+                masked_name=result["masked_name"])
+    session.add(scan)
+    session.commit()
+    return {"verdict": result["verdict"], "colour": result["colour"], "masked_name": result["masked_name"],
+            "scanned_at": scan.at.isoformat(), "scan_id": scan.id}
