@@ -313,15 +313,20 @@ class Notice(Base):
     """A push to one chat account; ends delivered or undeliverable with a reason."""
 
     __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_due", "status", "available_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(24))  # code_changed/appeal_decided/pass_ending/code_image
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending/delivered/undeliverable
+    # pending -> sending (claimed by a delivery run) -> delivered / undeliverable, or back to pending
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     via: Mapped[str | None] = mapped_column(String(24))  # template/custom/subscribe/alipay
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # not before (back-off); None: now
+    claim: Mapped[str | None] = mapped_column(String(32))  # the delivery run holding it (fences late writes)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = _now_col()
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

@@ -1,0 +1,120 @@
+"""Clients for the platforms' APIs, used by the workers to push.
+
+WeChat: wechatpy's WeChatClient, pointed at WECHAT_API_BASE (the local stub in development and
+tests), with the access token shared by every process through Redis (wechatpy's RedisStorage).
+wechatpy 1.8.18 answers an invalid-token error by refreshing and calling again, without end:
+auto_retry is off here, and call() refreshes once and retries once. A refresh is done by one
+process at a time (a Redis lock); the others wait for the new token.
+
+Alipay: the channel's client is added with the Alipay adapter; AlipayPush is the interface the
+notice delivery uses.
+"""
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.redisstorage import RedisStorage
+
+TOKEN_ERRORS = (40001, 40014, 42001)
+REAL_ROOT = "https://api.weixin.qq.com/"
+EARLY_REFRESH = 300  # seconds before the platform's expiry that the shared token is dropped
+
+
+class _EarlyExpiry(RedisStorage):
+    """Tokens leave Redis a little before the platform expires them, for every process alike."""
+
+    def set(self, key, value, ttl=None):
+        super().set(key, value, max(int(ttl) - EARLY_REFRESH, 60) if ttl else None)
+
+
+class WeChatApi(WeChatClient):
+    def __init__(self, appid: str, secret: str, redis, api_base: str | None = None, timeout: float = 5.0):
+        super().__init__(appid, secret, session=_EarlyExpiry(redis, prefix="wechatpy"), timeout=timeout,
+                         auto_retry=False)
+        self.redis = redis
+        self.root = (api_base.rstrip("/") + "/") if api_base else REAL_ROOT
+        self.API_BASE_URL = self.root + "cgi-bin/"
+
+    def _request(self, method, url_or_endpoint, **kwargs):
+        if "api_base_url" in kwargs:  # API groups with a base of their own (wxa)
+            kwargs["api_base_url"] = kwargs["api_base_url"].replace(REAL_ROOT, self.root)
+        if url_or_endpoint.startswith(REAL_ROOT):
+            url_or_endpoint = self.root + url_or_endpoint[len(REAL_ROOT):]
+        return super()._request(method, url_or_endpoint, **kwargs)
+
+    def fetch_access_token(self):
+        return self._fetch_access_token(url=self.root + "cgi-bin/token",
+                                        params={"grant_type": "client_credential", "appid": self.appid,
+                                                "secret": self.secret})
+
+    @property
+    def access_token(self):
+        token = self.session.get(self.access_token_key)
+        return token if token else self.refresh(None)
+
+    def refresh(self, stale: str | None) -> str:
+        """A new token unless another process already replaced `stale`; one fetch at a time."""
+        lock = f"wechatpy:{self.appid}:refreshing"
+        deadline = time.monotonic() + 10
+        while True:
+            current = self.session.get(self.access_token_key)
+            if current and current != stale:
+                return current
+            if self.redis.set(lock, "1", nx=True, px=10_000):
+                try:
+                    current = self.session.get(self.access_token_key)
+                    if current and current != stale:
+                        return current
+                    self.fetch_access_token()
+                    return self.session.get(self.access_token_key)
+                finally:
+                    self.redis.delete(lock)
+            if time.monotonic() > deadline:
+                raise WeChatClientException(None, "the access token refresh did not finish", client=self)
+            time.sleep(0.05)
+
+    def call(self, fn, *args, **kwargs):
+        """An API call; a token error refreshes the shared token once and calls once more."""
+        token = self.access_token
+        try:
+            return fn(*args, **kwargs)
+        except WeChatClientException as exc:
+            if exc.errcode not in TOKEN_ERRORS:
+                raise
+        self.refresh(token)
+        return fn(*args, **kwargs)
+
+
+class AlipayPush(Protocol):
+    """What delivery needs of a channel besides WeChat (the Alipay adapter implements it)."""
+
+    def send_text(self, user_id: str, text: str) -> None: ...
+
+    def send_image(self, user_id: str, png: bytes) -> None: ...
+
+
+class ChannelUnavailable(Exception):
+    """The channel has no credentials or client in this deployment."""
+
+
+def wechat_api(services, channel: str = "wechat") -> WeChatApi:
+    """The client for the official account (`wechat`) or the mini-program (`wechat_mp`), one per process."""
+    cache = services.__dict__.setdefault("_platform_clients", {})
+    client = cache.get(channel)
+    if client is None:
+        cfg = services.settings.wechat if channel == "wechat" else services.settings.wechat_mp
+        if not cfg.get("appid") or not cfg.get("secret"):
+            raise ChannelUnavailable(f"{channel}: no AppID/AppSecret configured")
+        client = cache[channel] = WeChatApi(cfg["appid"], cfg["secret"], services.redis.client(),
+                                            services.settings.wechat_api_base)
+    return client
+
+
+def alipay_push(services) -> AlipayPush:
+    client = services.__dict__.get("_alipay_push")
+    if client is None:
+        raise ChannelUnavailable("alipay: the channel is not configured")
+    return client
