@@ -165,11 +165,13 @@ class ChatService:
             if replies:
                 from bot.chat_actions import identity
                 from bot.models import Notice
+                from workers.notices import nudge_after_commit
 
                 with self.services.db.session() as s:
                     ident = identity(s, msg, create=True)
                     s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply",
                                  payload={"texts": replies}))
+                    nudge_after_commit(s)
         except Exception:
             log.exception("a late message could not be finished")
             self._abandon(msg, begun)

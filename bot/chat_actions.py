@@ -16,7 +16,7 @@ from bot.conversation.messages import Inbound
 from bot.conversation.text import fold
 from bot.db import SHANGHAI, utcnow
 from bot.masking import mask_name
-from bot.models import (CaseStatus, ChannelIdentity, Code, Declaration, FamilyBinding, Measure, Person, RiskArea,
+from bot.models import (CaseStatus, ChannelIdentity, Code, Declaration, FamilyBinding, Measure, Notice, Person, RiskArea,
                         TravelFact)
 from bot.people import id_hash
 from bot.tokens import code_link
@@ -42,7 +42,7 @@ def _sql() -> dict:
                                                    CaseStatus.released_on.is_(None)),
         "own_measures": select(Measure.id, Measure.kind).where(
             Measure.person_id == b("pid"), Measure.source == "declaration", Measure.ended_on.is_(None)),
-        "insert_person": insert(Person), "insert_identity": insert(ChannelIdentity),
+        "insert_person": insert(Person), "insert_identity": insert(ChannelIdentity), "insert_notice": insert(Notice),
         "insert_declaration": insert(Declaration), "insert_travel": insert(TravelFact),
         "insert_case": insert(CaseStatus), "insert_measure": insert(Measure),
         "bind_identity": update(ChannelIdentity).where(ChannelIdentity.id == b("iid")).values(
@@ -116,6 +116,8 @@ def my_code(services, session, msg, payload):
         .order_by(FamilyBinding.id)).all()
     view["family"] = [{"name_masked": mask_name(p.name), "relationship": kind, "colour": c.colour if c else None}
                       for p, c, kind in members]
+    if "colour" in view:
+        push_code_image(session, person.id, identity(session, msg).id, utcnow())
     return view
 
 
@@ -193,10 +195,11 @@ def declare(services, session, msg, p):
         person_id, new = found
         name = p["name"]
     if ident is None:
-        conn.execute(q["insert_identity"], {"channel": msg.channel, "app_id": msg.app_id, "external_id": msg.user,
-                                            "person_id": person_id, "subscribed": True, "last_inbound_at": now,
-                                            "push_consents": {}, "created_at": now})
+        identity_id = conn.execute(q["insert_identity"], {
+            "channel": msg.channel, "app_id": msg.app_id, "external_id": msg.user, "person_id": person_id,
+            "subscribed": True, "last_inbound_at": now, "push_consents": {}, "created_at": now}).inserted_primary_key[0]
     else:
+        identity_id = ident.id
         conn.execute(q["bind_identity"], {"iid": ident.id, "pid": person_id, "at": now})
     decl = dict(person_id=person_id, submitted_by_id=person_id, channel=msg.channel, overseas=bool(p["overseas"]),
                 travel_answer=p["travel"], origin_text=p.get("origin"), arrival_date=_day(p.get("arrival")),
@@ -208,6 +211,7 @@ def declare(services, session, msg, p):
     facts = facts_from_rows(rows, lambda: risk_table(session)).get(person_id, {}) if new else None
     decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now, first=new,
                                   facts=facts)
+    push_code_image(session, person_id, identity_id, now)
     audit.record(session, "declaration.submitted", actor_kind="citizen", actor_id=person_id,
                  subject_person_id=person_id, channel=msg.channel, registered=ident is None or ident.person_id is None,
                  colour=decision.colour, rule=decision.rule)
@@ -217,6 +221,16 @@ def declare(services, session, msg, p):
             "link": code_link(services.settings, person_id), "ok": True,
             "first": change is not None and change.old_colour is None,
             "old_colour": change.old_colour if change else None}
+
+
+def push_code_image(session, person_id: int, identity_id: int, now) -> None:
+    """A worker sends the code image into this chat once the transaction commits."""
+    from workers.notices import nudge_after_commit
+
+    session.connection().execute(_sql()["insert_notice"], {
+        "person_id": person_id, "identity_id": identity_id, "kind": "code_image", "payload": {},
+        "status": "pending", "attempts": 0, "created_at": now})
+    nudge_after_commit(session)
 
 
 def register(conn, services, msg, identity_id: int | None, p: dict) -> tuple[int, bool] | str:

@@ -66,20 +66,26 @@ def install(services) -> None:
     def _enqueue(session):
         rows = session.info.pop("outbox_new", None)
         tick = session.info.pop("reevaluate_tick", None)
+        notices = session.info.pop("nudge_notices", None)
         try:
             if rows:
                 enqueue(services, rows)
+            if notices:
+                from workers.notices import nudge
+
+                nudge(services)
             if tick is not None:
                 from bot import ticks
 
                 ticks.schedule(services, tick)
-        except Exception as exc:  # Redis down: the sweep enqueues these once their lease ends
+        except Exception as exc:  # Redis down: the sweep enqueues these (and notices) later
             log.warning("outbox enqueue deferred to the sweep: %s", exc)
 
     @event.listens_for(maker, "after_soft_rollback")
     def _forget(session, _previous):
         session.info.pop("outbox_new", None)
         session.info.pop("reevaluate_tick", None)
+        session.info.pop("nudge_notices", None)
 
 
 def enqueue(services, rows: list[tuple[int, int, str]]) -> None:

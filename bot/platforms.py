@@ -109,7 +109,7 @@ def wechat_api(services, channel: str = "wechat") -> WeChatApi:
         if not cfg.get("appid") or not cfg.get("secret"):
             raise ChannelUnavailable(f"{channel}: no AppID/AppSecret configured")
         client = cache[channel] = WeChatApi(cfg["appid"], cfg["secret"], services.redis.client(),
-                                            services.settings.wechat_api_base)
+                                            services.settings.wechat_api_base, services.settings.push_timeout)
     return client
 
 

@@ -64,6 +64,8 @@ class Settings:
     effect_modules: tuple[str, ...] = ("workers.effects", "workers.codes")
     sms_sender: str = "log"
     reply_deadline: float = 4.0  # seconds a webhook waits for the answer before it says "success"
+    notice_lease: int = 120  # seconds a delivery run holds its notices (renewed while it works)
+    push_timeout: float = 5.0  # seconds for one platform API call
 
     @property
     def production(self) -> bool:
@@ -273,4 +275,6 @@ def load_settings(env: dict | None = None) -> Settings:
         effect_modules=modules,
         sms_sender=sms_sender,
         reply_deadline=_float(env, "REPLY_DEADLINE", 4.0, 0.05, 4.5),
+        notice_lease=_int(env, "NOTICE_LEASE", 120, 2, 3600),
+        push_timeout=_float(env, "PUSH_TIMEOUT", 5.0, 0.1, 60),
     )

@@ -1,9 +1,6 @@
 """The outbox: effects written with the change, enqueued after commit, run exactly once."""
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,7 +14,7 @@ from bot import outbox
 from bot.db import utcnow
 from bot.models import EffectLedger, Outbox
 from bot.services import QUEUE_NAMES
-from tests.conftest import ROOT
+from tests.support.workers import group_alive, start_worker, stop_worker, wait_for
 from workers.outbox import run
 
 
@@ -195,56 +192,30 @@ def test_superseded_run_commits_nothing(services, tmp_path):
     assert row(services, outbox_id).status == "done" and marks(services, mark) == 1
 
 
-def _start_worker(env, log):
-    return subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env={**env, "LOG_LEVEL": "INFO"},
-                            stdout=subprocess.DEVNULL, stderr=open(log, "ab"), start_new_session=True)
-
-
-def _group_alive(pgid):
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-def _wait(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 def test_worker_killed_mid_job_effect_happens_once(services, env, tmp_path):
     started, release = tmp_path / "started", tmp_path / "release"
     outbox_id, mark = add(services, "test.block", started=str(started), release=str(release))
-    first = _start_worker(env, tmp_path / "worker.log")
+    first = start_worker(env, tmp_path / "worker.log")
     try:
-        assert _wait(started.exists), "the first worker never started the job"
+        assert wait_for(started.exists), "the first worker never started the job"
         assert row(services, outbox_id).status == "running"
         first.send_signal(signal.SIGKILL)  # dies holding the effect's open transaction
         first.wait(10)
         # its forked scheduler goes with it (PR_SET_PDEATHSIG), leaving no process behind
-        assert _wait(lambda: not _group_alive(first.pid), 10)
+        assert wait_for(lambda: not group_alive(first.pid), 10)
     finally:
         if first.poll() is None:
             first.kill()
     assert marks(services, mark) == 0  # nothing of the dead run survived
     release.write_text("go")
-    second = _start_worker(env, tmp_path / "worker.log")
+    second = start_worker(env, tmp_path / "worker.log")
     try:
         # its sweep finds the lease expired and runs attempt 2
-        assert _wait(lambda: row(services, outbox_id).status == "done"), (tmp_path / "worker.log").read_text()[-3000:]
+        assert wait_for(lambda: row(services, outbox_id).status == "done"), (tmp_path / "worker.log").read_text()[-3000:]
     finally:
-        second.send_signal(signal.SIGTERM)
-        try:
-            second.wait(15)
-        except subprocess.TimeoutExpired:
-            second.kill()
-        assert _wait(lambda: not _group_alive(second.pid), 10)
+        stop_worker(second)
+        assert not group_alive(second.pid)
     r = row(services, outbox_id)
     assert r.attempts == 2 and marks(services, mark) == 1
     with services.db.session() as s:

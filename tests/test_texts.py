@@ -19,7 +19,8 @@ SAMPLE = dict(
     id_masked="110***********7571", phone_masked="138****5678", overseas=True, overseas_arrival="2026-11-20",
     travel=1, origin="杭州市西湖区", arrival="2026-11-20", symptoms=True, case="close_contact",
     measure="home_health_observation", options={}, code_value="123456", at=dt.datetime(2026, 11, 22, 9, 5),
-    until=dt.datetime(2026, 11, 22, 11, 5))
+    until=dt.datetime(2026, 11, 22, 11, 5), old="yellow", new="red", proxy=True, number="SS20261122000001",
+    outcome="corrected", reply="经核实已更正")
 
 
 @pytest.mark.parametrize("module", sorted(p.stem for p in TEMPLATES.glob("*.txt")))

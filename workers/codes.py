@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 from bot import reevaluation, ticks
 from bot.codes import risk_table
 from bot.db import utcnow
-from bot.models import ChannelIdentity, Code, CodeHistory, FamilyBinding, Notice, ReevaluationRun
+from bot.masking import mask_name
+from bot.models import ChannelIdentity, Code, CodeHistory, FamilyBinding, Notice, Person, ReevaluationRun
 from workers import runtime
+from workers.notices import nudge_after_commit
 from workers.effects import PermanentError, effect
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ def fan_out(ctx):
             FamilyBinding.member_id.in_(pairs), FamilyBinding.unbound_at.is_(None))):
         owners.setdefault(member, set()).add(owner)
     people = set(pairs) | {o for os_ in owners.values() for o in os_}
+    names = {pid: mask_name(name) for pid, name in s.execute(select(Person.id, Person.name).where(
+        Person.id.in_(pairs)))}
     identities: dict[int, list[int]] = {}
     for iid, pid in s.execute(select(ChannelIdentity.id, ChannelIdentity.person_id).where(
             ChannelIdentity.person_id.in_(people), ChannelIdentity.subscribed.is_(True))):
@@ -80,10 +84,11 @@ def fan_out(ctx):
         if h is None:
             continue
         payload = {"person_id": pid, "version": version, "old": h.old_colour, "new": h.new_colour,
-                   "rule": h.rule, "reason": h.reason}
+                   "rule": h.rule, "reason": h.reason, "name_masked": names.get(pid, "")}
         for recipient in {pid} | owners.get(pid, set()):
             for iid in identities.get(recipient, ()):
                 rows.append(dict(person_id=pid, identity_id=iid, kind="code_changed", status="pending",
                                  payload={**payload, "proxy": recipient != pid}, created_at=utcnow()))
     if rows:
         s.execute(Notice.__table__.insert(), rows)
+        nudge_after_commit(s)

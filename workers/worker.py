@@ -15,7 +15,7 @@ from rq.worker import SimpleWorker
 from bot import outbox, ticks
 from bot.db import utcnow
 from bot.process import die_with_parent
-from workers import runtime
+from workers import notices, runtime
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK = "healthcode:outbox:sweep"
@@ -28,6 +28,10 @@ def sweep_loop(svc, stop: threading.Event) -> None:
             redis = svc.redis.client()
             if redis.set(SWEEP_LOCK, "1", nx=True, px=int(interval * 1000 * 0.9)):
                 outbox.sweep(svc)
+                with svc.db.session() as s:
+                    due = notices.due_count(s)
+                if due:
+                    notices.nudge(svc)
                 if not redis.exists(ticks.TICK_KEY):  # first start, or Redis lost its schedule
                     ticks.schedule(svc, utcnow())
         except Exception as exc:  # database or Redis away: try again next interval

@@ -1,0 +1,41 @@
+"""Real worker processes for tests: start, wait, stop (the whole process group)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from bot.settings import ROOT
+
+
+def start_worker(env, log):
+    return subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env={**env, "LOG_LEVEL": "INFO"},
+                            stdout=subprocess.DEVNULL, stderr=open(log, "ab"), start_new_session=True)
+
+
+def group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def wait_for(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def stop_worker(proc) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    wait_for(lambda: not group_alive(proc.pid), 10)
