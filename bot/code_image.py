@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -116,15 +118,33 @@ _CELLS = bytes.maketrans(b"01", b"\x00\x01")
 
 
 class CodeImages:
-    """Rendering with the Redis cache in front (shared by every process)."""
+    """Rendering with two caches in front: a small one in this process (a phone refreshing, the
+    page and a push asking at once) and Redis (shared by every process)."""
+
+    LOCAL = 1024  # images kept in process memory (about 2 KB each)
 
     def __init__(self, settings, redis):
         self.settings, self.redis = settings, redis
         self.font_path = find_font(settings.font_path)
+        self._local: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
 
     def png(self, view: CodeView, now: float) -> bytes:
         period = tokens.scan_period(now)
         key = cache_key(view, period)
+        with self._lock:
+            hit = self._local.get(key)
+            if hit is not None:
+                self._local.move_to_end(key)
+                return hit
+        png = self._shared(key, view, period)
+        with self._lock:
+            self._local[key] = png
+            while len(self._local) > self.LOCAL:
+                self._local.popitem(last=False)
+        return png
+
+    def _shared(self, key: str, view: CodeView, period: int) -> bytes:
         try:
             cached = self.redis.get(key)
         except Exception as exc:  # the cache is an optimisation: render without it

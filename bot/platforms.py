@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+import requests
+
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
@@ -21,6 +23,7 @@ from wechatpy.session.redisstorage import RedisStorage
 TOKEN_ERRORS = (40001, 40014, 42001)
 REAL_ROOT = "https://api.weixin.qq.com/"
 EARLY_REFRESH = 300  # seconds before the platform's expiry that the shared token is dropped
+LOCAL_TOKEN = 30     # seconds a process uses the token it read before reading it again
 
 
 class _EarlyExpiry(RedisStorage):
@@ -37,6 +40,10 @@ class WeChatApi(WeChatClient):
         self.redis = redis
         self.root = (api_base.rstrip("/") + "/") if api_base else REAL_ROOT
         self.API_BASE_URL = self.root + "cgi-bin/"
+        # proxies from the environment (HTTPS_PROXY...) read once, not at every call
+        self._http.proxies = requests.utils.get_environ_proxies(self.root)
+        self._http.trust_env = False
+        self._token: tuple[str, float] | None = None  # (token, read at): saves a Redis read per call
 
     def _request(self, method, url_or_endpoint, **kwargs):
         if "api_base_url" in kwargs:  # API groups with a base of their own (wxa)
@@ -52,14 +59,21 @@ class WeChatApi(WeChatClient):
 
     @property
     def access_token(self):
-        token = self.session.get(self.access_token_key)
-        return token if token else self.refresh(None)
+        """The shared token, re-read from Redis every LOCAL_TOKEN seconds. Reusing it that long is
+        safe: WeChat keeps an old token valid for 5 minutes after a new one is issued."""
+        now = time.monotonic()
+        if self._token is not None and now - self._token[1] < LOCAL_TOKEN:
+            return self._token[0]
+        token = self.session.get(self.access_token_key) or self.refresh(None)
+        self._token = (token, now)
+        return token
 
     def refresh(self, stale: str | None) -> str:
         """A new token unless another process already replaced `stale`; one fetch at a time."""
         lock = f"wechatpy:{self.appid}:refreshing"
         deadline = time.monotonic() + 10
         while True:
+            self._token = None
             current = self.session.get(self.access_token_key)
             if current and current != stale:
                 return current

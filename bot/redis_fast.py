@@ -53,6 +53,11 @@ class FastScripts:
         call.nowait = nowait
         return call
 
+    def send(self, *args) -> None:
+        """A plain command, not waited for. Once sent it is in Redis' socket buffer: a process
+        killed right after cannot take it back (delivery marks rely on that)."""
+        self._call(args, wait=False)
+
     def _connect(self):
         if self.path:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -47,6 +47,12 @@ class Services:
         return {name: Queue(name, connection=conn) for name in QUEUE_NAMES}
 
     @cached_property
+    def fast_redis(self):
+        from bot.redis_fast import FastScripts
+
+        return FastScripts(self.redis.client())
+
+    @cached_property
     def code_images(self):
         from bot.code_image import CodeImages
 

@@ -172,8 +172,8 @@ def deliver_batch(svc, claim: str, batch: list) -> dict:
             counts["pending"] += 1
             continue
         outcome = send(svc, row, bool(in_window[row.id]))
-        if outcome.status == "delivered":
-            redis.set(SENT_MARK.format(row.id), outcome.via, ex=MARK_TTL)  # first, before anything can fail
+        if outcome.status == "delivered":  # marked first: sent on the socket, it survives this process
+            svc.fast_redis.send("SET", SENT_MARK.format(row.id), outcome.via, "EX", MARK_TTL)
         elif outcome.status == "pending" and row.attempts >= MAX_ATTEMPTS:
             outcome = Outcome("undeliverable", reason=f"{outcome.reason} (gave up after {row.attempts} attempts)")
         if outcome.pause:
