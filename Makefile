@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev test bench clean
+.PHONY: dev test bench clean cjk-font
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -18,13 +18,22 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install -q -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
 
-dev: $(VENV)/.runtime
+# Code images need a CJK font: FONT_PATH, one found on the system, or Debian's fonts-wqy-microhei.
+APT_FONT = DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q fonts-wqy-microhei >/dev/null
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+cjk-font: $(VENV)/.runtime
+	@$(PY) -c 'import os; from bot.code_image import find_font; find_font(os.environ.get("FONT_PATH"))' 2>/dev/null \
+	|| { echo "installing fonts-wqy-microhei (a CJK font for code images)"; \
+	     ($(APT_FONT) || ($(SUDO) apt-get update -q >/dev/null && $(APT_FONT))) \
+	     || echo "warning: no CJK font could be installed; set FONT_PATH, or code images answer 503"; }
+
+dev: $(VENV)/.runtime cjk-font
 	$(PY) -m bot.dev
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev cjk-font
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev cjk-font
 	$(PY) -m bench
 
 clean:

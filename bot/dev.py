@@ -30,6 +30,12 @@ def _port_free(port: int) -> bool:
             return False
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _wait_healthy(url: str, procs, timeout: float = 90) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -125,6 +131,13 @@ def main() -> int:
 
         python = sys.executable
         common = dict(cwd=str(ROOT), env=env, preexec_fn=die_with_parent)
+        stub = None
+        if not settings.wechat_api_base and not env.get("WECHAT_SECRET"):
+            # no real WeChat account: pushes go to the local platform stub, /dev/chat shows them
+            stub_port = settings.port + 10 if _port_free(settings.port + 10) else _free_port()
+            stub = f"http://127.0.0.1:{stub_port}"
+            env["WECHAT_API_BASE"] = stub
+            procs.append(subprocess.Popen([python, "-m", "bot.platform_stub", "--port", str(stub_port)], **common))
         procs.append(subprocess.Popen([python, "-m", "gunicorn", "--workers", "2", "--bind",
                                        f"127.0.0.1:{settings.port}", "--graceful-timeout", "5",
                                        "--log-level", "warning", "wsgi:app"], **common))
@@ -144,6 +157,7 @@ Health code backend (development) is running.
   Development chat page            {public}/dev/chat   (or: .venv/bin/flask --app wsgi simulate)
   WeChat (development account)     token {settings.wechat.get('token')}, AppID {settings.wechat.get('appid')}
   Staff console                    {public}/console
+  Platform API                     {stub or settings.wechat_api_base or 'the real WeChat API'}{' (local stub)' if stub else ''}
   Health / metrics                 {base}/healthz  {base}/metrics
   Database                         {settings.database_url}
   Redis                            {env.get('REDIS_URL')}

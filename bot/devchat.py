@@ -11,10 +11,12 @@ import hashlib
 import json
 import secrets
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 
 import xmltodict
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from wechatpy.crypto import PrpCrypto, WeChatCrypto, _get_signature
 
 bp = Blueprint("devchat", __name__)
@@ -134,9 +136,44 @@ def send():
 
 @bp.get("/dev/chat/inbox")
 def inbox():
-    """What reached the user outside the passive replies: development SMS (pushes come later)."""
+    """What reached the user outside the passive replies: development SMS, and the pushes the
+    platform stub received for this user (texts, template messages, images)."""
     from bot.sms import DEV_INBOX
 
-    r = current_app.extensions["services"].redis.client()
+    services = current_app.extensions["services"]
+    r = services.redis.client()
     sms = [json.loads(x) for x in r.lrange(DEV_INBOX, 0, 9)]
-    return jsonify(sms=[{"text": m["text"], "at": m["at"]} for m in sms])
+    pushes = []
+    base = services.settings.wechat_api_base
+    user = request.args.get("user", "")
+    if base and user:
+        try:
+            query = urllib.parse.urlencode({"touser": user, "after": request.args.get("after", "0")})
+            with urllib.request.urlopen(f"{base}/_stub/messages?{query}", timeout=2) as resp:
+                pushes = [_push_view(m) for m in json.loads(resp.read())["messages"]]
+        except (OSError, ValueError, KeyError):
+            pass  # not the stub, or not running: SMS only
+    return jsonify(sms=[{"text": m["text"], "at": m["at"]} for m in sms], pushes=pushes)
+
+
+def _push_view(m: dict) -> dict:
+    view = {"seq": m["seq"], "api": m.get("api")}
+    if m.get("msgtype") == "image":
+        view["image"] = url_for("devchat.media", media_id=m["image"]["media_id"])
+    elif m.get("msgtype") == "text":
+        view["text"] = m["text"]["content"]
+    else:  # template / subscribe message: its fields, one per line
+        view["text"] = "\n".join(str(v.get("value", "")) for v in (m.get("data") or {}).values())
+    return view
+
+
+@bp.get("/dev/chat/media/<media_id>")
+def media(media_id: str):
+    base = current_app.extensions["services"].settings.wechat_api_base
+    if not base or not media_id.replace("-", "").replace("_", "").isalnum():
+        abort(404)
+    try:
+        with urllib.request.urlopen(f"{base}/_stub/media/{media_id}", timeout=2) as resp:
+            return Response(resp.read(), mimetype=resp.headers.get("Content-Type", "image/png"))
+    except OSError:
+        abort(404)

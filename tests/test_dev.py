@@ -13,6 +13,7 @@ import pytest
 
 from bot.staff import authenticate
 from tests.conftest import ROOT
+from tests.support.chat import CLEAN, REGISTRATION
 
 
 def _free_port():
@@ -50,6 +51,24 @@ def test_make_dev_runs_and_ctrl_c_stops_everything(tmp_path):
         family = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in family)
         assert "redis-server" in names and "gunicorn" in names and "-m workers" in names
+        assert "bot.platform_stub" in names and "Platform API" in out and "(local stub)" in out
+        # a declaration on the development chat page: the worker pushes the code image to the stub
+        base = f"http://127.0.0.1:{port}"
+        for line in (*REGISTRATION, *CLEAN, "1"):
+            req = urllib.request.Request(base + "/dev/chat/send", data=json.dumps(
+                {"user": "dev-e2e", "text": line}).encode(), headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                reply = json.load(resp)
+        assert "/codes/" in reply["text"], reply
+        pushes = []
+        deadline = time.monotonic() + 30
+        while not pushes and time.monotonic() < deadline:
+            with urllib.request.urlopen(base + "/dev/chat/inbox?user=dev-e2e", timeout=5) as resp:
+                pushes = [p for p in json.load(resp)["pushes"] if p.get("image")]
+            time.sleep(0.3)
+        assert pushes, "the code image was not pushed"
+        with urllib.request.urlopen(base + pushes[0]["image"], timeout=5) as resp:
+            assert resp.headers["Content-Type"] == "image/png" and resp.read().startswith(b"\x89PNG")
         # the token printed is a working admin token
         from bot.services import Services
 

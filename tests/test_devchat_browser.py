@@ -16,14 +16,17 @@ def live_app(env):
     from bot import create_app
     from bot.services import Services
 
-    svc = Services.from_env(dict(env, **WECHAT_ENV))
-    app = create_app(services=svc)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", svc
-    server.shutdown()
-    svc.close()
+    from bot.platform_stub import PlatformStub
+
+    with PlatformStub() as stub:
+        svc = Services.from_env(dict(env, **WECHAT_ENV, WECHAT_API_BASE=stub.base_url))
+        app = create_app(services=svc)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_port}", svc
+        server.shutdown()
+        svc.close()
 
 
 @pytest.fixture
@@ -84,3 +87,13 @@ def test_declaration_on_the_dev_chat_page(live_app, browser):
 
     with svc.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Declaration)) == 1
+
+    # the worker's pushes (the code image after the declaration and after "2") show on the page
+    from workers import notices, runtime
+
+    runtime.use(svc)
+    assert notices.drain()["delivered"] == 2
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log .push img")) == 2)
+    img = browser.find_elements(By.CSS_SELECTOR, "#log .push img")[-1]
+    wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img))
+    assert browser.execute_script("return arguments[0].naturalWidth", img) == 360
