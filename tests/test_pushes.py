@@ -247,3 +247,40 @@ def test_a_worker_killed_mid_push_neither_loses_nor_doubles(env, stub, tmp_path)
         assert sent == ["o-k-0", "o-k-1", "o-k-2"]  # each exactly once
     finally:
         svc.close()
+
+
+def test_a_limited_pass_ending_warns_the_person_and_the_family(push, stub):
+    import datetime as dt
+
+    from bot.models import FamilyBinding, LimitedPass, Outbox
+    from tests.test_outbox import burst
+    from workers.codes import schedule_pass_ending
+
+    nid = _notice(push, openid="o-pass-me", new="yellow")  # a person with a yellow code and an account
+    owner = person_with_code(push, "green", number=id_card("11010119700101001"))
+    with push.db.session() as s:
+        me = s.get(Notice, nid).person_id
+        s.execute(update(Notice).values(status="delivered"))  # (that notice is not what this test is about)
+        s.add(ChannelIdentity(channel="wechat", app_id=WECHAT_ENV["WECHAT_APPID"], external_id="o-pass-family",
+                              person_id=owner))
+        s.add(FamilyBinding(owner_id=owner, member_id=me, relationship_kind="child", consent_at=utcnow()))
+        soon = LimitedPass(person_id=me, episode="v1", hours=1, starts_at=utcnow() - dt.timedelta(minutes=50),
+                           ends_at=utcnow() + dt.timedelta(minutes=10), destination="医院")
+        later = LimitedPass(person_id=me, episode="v2", hours=3, starts_at=utcnow(),
+                            ends_at=utcnow() + dt.timedelta(hours=3), destination="单位")
+        s.add_all([soon, later])
+        s.flush()
+        schedule_pass_ending(s, soon)
+        schedule_pass_ending(s, later)
+        until = soon.ends_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%H:%M")
+    with push.db.session() as s:
+        rows = {r.payload["pass_id"]: r for r in s.scalars(select(Outbox).where(Outbox.kind == "pass.ending"))}
+        # the 3-hour pass warns 15 minutes before its end, not now
+        assert rows[later.id].status == "pending"
+        assert abs((rows[later.id].available_at - (later.ends_at - dt.timedelta(minutes=15))).total_seconds()) < 5
+    burst(push)  # the due effect writes the notices, and its commit nudges a drain
+    notices.drain()
+    texts = {m["touser"]: m["text"]["content"] for m in _messages(stub)["messages"]}
+    assert set(texts) == {"o-pass-me", "o-pass-family"}
+    assert texts["o-pass-me"].startswith(f"您的限时通行将于 {until} 结束")
+    assert texts["o-pass-family"].startswith(f"张*的限时通行将于 {until} 结束")

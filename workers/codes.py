@@ -1,18 +1,21 @@
-"""Jobs and effects that change codes: time ticks, mass re-evaluation chunks, notice fan-out."""
+"""Jobs and effects that change codes: time ticks, mass re-evaluation chunks, notice fan-out,
+the limited pass's closing notice."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from sqlalchemy import func, select
 
-from bot import reevaluation, ticks
+from bot import outbox, reevaluation, ticks
 from bot.codes import risk_table
-from bot.db import utcnow
+from bot.db import SHANGHAI, utcnow
 from bot.masking import mask_name
-from bot.models import ChannelIdentity, Code, CodeHistory, FamilyBinding, Notice, Person, ReevaluationRun
+from bot.models import (ChannelIdentity, Code, CodeHistory, FamilyBinding, LimitedPass, Notice, Person,
+                        ReevaluationRun)
 from workers import runtime
-from workers.notices import nudge_after_commit
 from workers.effects import PermanentError, effect
+from workers.notices import nudge_after_commit
 
 log = logging.getLogger(__name__)
 BATCH = 2000
@@ -59,6 +62,28 @@ def chunk(ctx):
     reevaluation.finish_chunk(ctx.session, ctx.payload["run_id"], processed, len(changes), now)
 
 
+def recipients(s, person_ids) -> dict[int, list[tuple[int, bool]]]:
+    """Who hears of each person: (identity id, proxy) for the person's own subscribed chat
+    accounts and those of the family members bound to them (proxy=True)."""
+    person_ids = set(person_ids)
+    owners: dict[int, set[int]] = {}
+    for member, owner in s.execute(select(FamilyBinding.member_id, FamilyBinding.owner_id).where(
+            FamilyBinding.member_id.in_(person_ids), FamilyBinding.unbound_at.is_(None))):
+        owners.setdefault(member, set()).add(owner)
+    people = person_ids | {o for os_ in owners.values() for o in os_}
+    identities: dict[int, list[int]] = {}
+    for iid, pid in s.execute(select(ChannelIdentity.id, ChannelIdentity.person_id).where(
+            ChannelIdentity.person_id.in_(people), ChannelIdentity.subscribed.is_(True))):
+        identities.setdefault(pid, []).append(iid)
+    return {pid: [(iid, recipient != pid) for recipient in {pid} | owners.get(pid, set())
+                  for iid in identities.get(recipient, ())] for pid in person_ids}
+
+
+def masked_names(s, person_ids) -> dict[int, str]:
+    return {pid: mask_name(name) for pid, name in s.execute(select(Person.id, Person.name).where(
+        Person.id.in_(set(person_ids))))}
+
+
 @effect("codes.changed")
 def fan_out(ctx):
     """A notice row for every account that should hear of each colour change: the person's own
@@ -67,17 +92,8 @@ def fan_out(ctx):
     pairs = {int(pid): int(version) for pid, version in ctx.payload["changes"]}
     history = {(h.person_id, h.version): h for h in s.scalars(select(CodeHistory).where(
         CodeHistory.person_id.in_(pairs), CodeHistory.version.in_(set(pairs.values()))))}
-    owners: dict[int, set[int]] = {}
-    for member, owner in s.execute(select(FamilyBinding.member_id, FamilyBinding.owner_id).where(
-            FamilyBinding.member_id.in_(pairs), FamilyBinding.unbound_at.is_(None))):
-        owners.setdefault(member, set()).add(owner)
-    people = set(pairs) | {o for os_ in owners.values() for o in os_}
-    names = {pid: mask_name(name) for pid, name in s.execute(select(Person.id, Person.name).where(
-        Person.id.in_(pairs)))}
-    identities: dict[int, list[int]] = {}
-    for iid, pid in s.execute(select(ChannelIdentity.id, ChannelIdentity.person_id).where(
-            ChannelIdentity.person_id.in_(people), ChannelIdentity.subscribed.is_(True))):
-        identities.setdefault(pid, []).append(iid)
+    to = recipients(s, pairs)
+    names = masked_names(s, pairs)
     rows = []
     for pid, version in pairs.items():
         h = history.get((pid, version))
@@ -85,10 +101,37 @@ def fan_out(ctx):
             continue
         payload = {"person_id": pid, "version": version, "old": h.old_colour, "new": h.new_colour,
                    "rule": h.rule, "reason": h.reason, "name_masked": names.get(pid, "")}
-        for recipient in {pid} | owners.get(pid, set()):
-            for iid in identities.get(recipient, ()):
-                rows.append(dict(person_id=pid, identity_id=iid, kind="code_changed", status="pending",
-                                 payload={**payload, "proxy": recipient != pid}, created_at=utcnow()))
+        for iid, proxy in to[pid]:
+            rows.append(dict(person_id=pid, identity_id=iid, kind="code_changed", status="pending",
+                             payload={**payload, "proxy": proxy}, created_at=utcnow()))
+    if rows:
+        s.execute(Notice.__table__.insert(), rows)
+        nudge_after_commit(s)
+
+
+PASS_WARNING = dt.timedelta(minutes=15)
+
+
+def schedule_pass_ending(session, limited_pass: LimitedPass) -> None:
+    """The "your pass ends in 15 minutes" notice, due 15 minutes before the end (at once for a
+    shorter pass). Written in the caller's transaction, like any effect."""
+    due = limited_pass.ends_at - PASS_WARNING - utcnow()
+    outbox.add(session, "pass.ending", {"pass_id": limited_pass.id, "ends_at": limited_pass.ends_at.isoformat()},
+               key=f"pass.ending:{limited_pass.id}:{int(limited_pass.ends_at.timestamp())}",
+               delay=due if due > dt.timedelta(0) else None)
+
+
+@effect("pass.ending")
+def pass_ending(ctx):
+    s = ctx.session
+    p = s.get(LimitedPass, ctx.payload["pass_id"])
+    if p is None or p.ends_at.isoformat() != ctx.payload["ends_at"] or p.ends_at <= utcnow():
+        return  # cancelled, changed (a new row is scheduled for the new end) or already over
+    until = p.ends_at.astimezone(SHANGHAI).strftime("%H:%M")
+    name = masked_names(s, [p.person_id]).get(p.person_id, "")
+    rows = [dict(person_id=p.person_id, identity_id=iid, kind="pass_ending", status="pending", created_at=utcnow(),
+                 payload={"person_id": p.person_id, "until": until, "name_masked": name, "proxy": proxy})
+            for iid, proxy in recipients(s, [p.person_id])[p.person_id]]
     if rows:
         s.execute(Notice.__table__.insert(), rows)
         nudge_after_commit(s)
