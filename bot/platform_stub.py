@@ -14,11 +14,19 @@ A message counts as delivered when the stub answers. A caller that hangs up firs
 worker) is treated as never having sent it. The real platform may have delivered such a
 message, which is why that window is kept to the HTTP call itself (workers/notices.py).
 
+Alipay: GET or POST /gateway.do, the OpenAPI gateway as python-alipay-sdk calls it. The request's
+RSA2 signature is checked when the app's public key is known (POST /_stub/alipay
+{"app_public_key": PEM}). The answer is `{"<method>_response": {...}, "sign": …}`, signed with the
+stub's own "Alipay" key (GET /_stub/alipay-public-key). alipay.open.public.message.custom.send is
+recorded like a WeChat send (touser = to_user_id). Faults: {"path": <method>, "code", "sub_code",
+"sub_msg"}.
+
 Inspection: GET /_stub/messages?touser=…&after=…, GET /_stub/media/<id>, POST /_stub/reset.
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import itertools
 import json
 import secrets
@@ -27,7 +35,11 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote_plus, urlparse
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 ERRMSG = {40001: "invalid credential, access_token is invalid or not latest", 42001: "access_token expired",
           45015: "response out of time limit or subscription is canceled", 43101: "user refuse to accept the msg",
@@ -37,10 +49,18 @@ SEND_PATHS = ("/cgi-bin/message/custom/send", "/cgi-bin/message/template/send", 
 
 
 class StubState:
-    def __init__(self, keep: int = 200_000):
+    def __init__(self, keep: int = 200_000, alipay_key_pem: bytes | None = None):
         self.lock = threading.Lock()
         self.keep = keep
+        self.alipay_key = (serialization.load_pem_private_key(alipay_key_pem, None) if alipay_key_pem
+                           else rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        self.app_public_key = None  # the app's key, when told: requests are then verified
         self._clear()
+
+    @property
+    def alipay_public_key_pem(self) -> str:
+        return self.alipay_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
     def _clear(self):
         self.tokens: dict[str, tuple[str, float]] = {}   # token -> (appid, expires_at)
@@ -85,9 +105,9 @@ class StubState:
                     return dict(fault)
         return None
 
-    def record(self, path: str, body: dict) -> dict:
+    def record(self, api: str, body: dict) -> dict:
         with self.lock:
-            entry = {"seq": next(self.seq), "at": time.time(), "api": path.rsplit("/", 2)[-2], **body}
+            entry = {"seq": next(self.seq), "at": time.time(), "api": api, **body}
             self.messages.append(entry)
             if len(self.messages) > self.keep:
                 del self.messages[: len(self.messages) - self.keep]
@@ -145,6 +165,16 @@ class Handler(BaseHTTPRequestHandler):
             return self._media(q.get("media_id", ""))
         if url.path.startswith("/_stub/media/"):
             return self._media(url.path.rsplit("/", 1)[1])
+        if url.path == "/gateway.do":
+            return self._alipay(url.query)
+        if url.path == "/_stub/alipay-public-key":
+            raw = self.state.alipay_public_key_pem.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-pem-file")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+            return None
         if url.path == "/_stub/messages":
             after = int(q.get("after", 0))
             with self.state.lock:
@@ -170,6 +200,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self._body()
         if url.path.startswith("/_stub/"):
             return self._control(url.path, raw)
+        if url.path == "/gateway.do":
+            return self._alipay(url.query + ("&" if url.query and raw else "") + raw.decode("utf-8", "replace"))
         code = self.state.check_token(q.get("access_token"))
         if code:
             return self._error(code)
@@ -195,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
             if self._caller_gone():
                 self.close_connection = True
                 return None
-            entry = self.state.record(url.path, body)
+            entry = self.state.record(url.path.split("/")[-2], body)  # custom / template / subscribe
             answer = {"errcode": 0, "errmsg": "ok"}
             if "template" in url.path:
                 answer["msgid"] = entry["seq"]
@@ -229,6 +261,11 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.expired.update(self.state.tokens)
             return self._json({"ok": True})
+        if path == "/_stub/alipay":
+            with self.state.lock:
+                pem = data.get("app_public_key")
+                self.state.app_public_key = serialization.load_pem_public_key(pem.encode()) if pem else None
+            return self._json({"ok": True})
         if path == "/_stub/reset":
             self.state.reset()
             return self._json({"ok": True})
@@ -240,11 +277,66 @@ class Handler(BaseHTTPRequestHandler):
         return self._json({"error": "unknown control"}, 404)
 
 
+    # -- Alipay ---------------------------------------------------------------------------------
+
+    def _alipay(self, query: str):
+        params = {}
+        for pair in query.split("&"):
+            if "=" in pair:
+                k, v = pair.split("=", 1)
+                params[unquote_plus(k)] = unquote_plus(v)
+        method = params.get("method", "")
+        key = method.replace(".", "_") + "_response"
+        if not method or "sign" not in params:
+            return self._alipay_answer("error_response", {"code": "40001", "msg": "Missing Required Arguments",
+                                                          "sub_code": "isv.missing-signature"}, signed=False)
+        if self.state.app_public_key is not None:
+            unsigned = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "sign")
+            try:
+                self.state.app_public_key.verify(base64.b64decode(params["sign"]), unsigned.encode(
+                    params.get("charset") or "utf-8"), padding.PKCS1v15(), hashes.SHA256())
+            except (InvalidSignature, ValueError):
+                return self._alipay_answer("error_response", {"code": "40002", "msg": "Invalid Arguments",
+                                                              "sub_code": "isv.invalid-signature"}, signed=False)
+        try:
+            biz = json.loads(params.get("biz_content") or "{}")
+        except ValueError:
+            biz = {}
+        fault = self.state.fault_for(method, biz.get("to_user_id"))
+        if fault and fault.get("code"):
+            return self._alipay_answer(key, {"code": str(fault["code"]), "msg": "Business Failed",
+                                             "sub_code": fault.get("sub_code", "isv.error"),
+                                             "sub_msg": fault.get("sub_msg", "stub fault")})
+        if method == "alipay.open.public.message.custom.send":
+            if not biz.get("to_user_id"):
+                return self._alipay_answer(key, {"code": "40004", "msg": "Business Failed",
+                                                 "sub_code": "isv.to-user-id-empty"})
+            if self._caller_gone():
+                self.close_connection = True
+                return None
+            self.state.record("alipay", {"touser": biz["to_user_id"], "app_id": params.get("app_id"),
+                                                        "msgtype": biz.get("msg_type"), "alipay": biz})
+        return self._alipay_answer(key, {"code": "10000", "msg": "Success"})
+
+    def _alipay_answer(self, key: str, body: dict, signed: bool = True):
+        inner = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        text = '{"' + key + '":' + inner
+        if signed:
+            sign = base64.b64encode(self.state.alipay_key.sign(inner.encode(), padding.PKCS1v15(), hashes.SHA256()))
+            text += ',"sign":"' + sign.decode() + '"'
+        raw = (text + "}").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html;charset=utf-8")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
 class PlatformStub:
     """The stub on a port of its own, served by threads of this process."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        self.state = StubState()
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, alipay_key_pem: bytes | None = None):
+        self.state = StubState(alipay_key_pem=alipay_key_pem)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
@@ -275,8 +367,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.platform_stub", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8010)
+    parser.add_argument("--alipay-key", help="PEM file of the stub's Alipay signing key (default: a new key)")
     args = parser.parse_args(argv)
-    stub = PlatformStub(args.host, args.port)
+    key = open(args.alipay_key, "rb").read() if args.alipay_key else None
+    stub = PlatformStub(args.host, args.port, alipay_key_pem=key)
     print(f"platform stub on {stub.base_url}", flush=True)
     try:
         stub.server.serve_forever()

@@ -6,8 +6,7 @@ wechatpy 1.8.18 answers an invalid-token error by refreshing and calling again, 
 auto_retry is off here, and call() refreshes once and retries once. A refresh is done by one
 process at a time (a Redis lock); the others wait for the new token.
 
-Alipay: the channel's client is added with the Alipay adapter; AlipayPush is the interface the
-notice delivery uses.
+Alipay: python-alipay-sdk at ALIPAY_GATEWAY; AlipayPush is what the notice delivery needs of it.
 """
 from __future__ import annotations
 
@@ -103,11 +102,50 @@ class WeChatApi(WeChatClient):
 
 
 class AlipayPush(Protocol):
-    """What delivery needs of a channel besides WeChat (the Alipay adapter implements it)."""
+    """What delivery needs of the Alipay channel."""
 
     def send_text(self, user_id: str, text: str) -> None: ...
 
-    def send_image(self, user_id: str, png: bytes) -> None: ...
+    def send_code_image(self, user_id: str, image_url: str, page_url: str, title: str) -> None: ...
+
+
+class AlipayError(Exception):
+    """A business failure from the Alipay gateway (code is not 10000)."""
+
+    def __init__(self, code: str, sub_code: str = "", sub_msg: str = ""):
+        super().__init__(f"{code} {sub_code} {sub_msg}".strip())
+        self.code, self.sub_code, self.sub_msg = code, sub_code, sub_msg
+
+
+class AlipayApi:
+    """python-alipay-sdk's client (RSA2 signing, response verification) at ALIPAY_GATEWAY.
+    The SDK returns business failures as a dict, not an exception: check code == "10000"."""
+
+    SEND = "alipay.open.public.message.custom.send"
+
+    def __init__(self, appid: str, app_private_key: str, alipay_public_key: str, gateway: str | None = None,
+                 timeout: float = 5.0):
+        from alipay import AliPay
+        from alipay.utils import AliPayConfig
+
+        self.sdk = AliPay(appid=appid, app_private_key_string=app_private_key,
+                          alipay_public_key_string=alipay_public_key, sign_type="RSA2",
+                          config=AliPayConfig(timeout=timeout))
+        if gateway:
+            self.sdk._gateway = gateway if gateway.endswith(".do") else gateway.rstrip("/") + "/gateway.do"
+
+    def _send(self, biz: dict) -> dict:
+        result = self.sdk.server_api(self.SEND, biz)
+        if str(result.get("code")) != "10000":
+            raise AlipayError(str(result.get("code")), result.get("sub_code", ""), result.get("sub_msg", ""))
+        return result
+
+    def send_text(self, user_id: str, text: str) -> None:
+        self._send({"to_user_id": user_id, "msg_type": "text", "text": {"content": text}})
+
+    def send_code_image(self, user_id: str, image_url: str, page_url: str, title: str) -> None:
+        self._send({"to_user_id": user_id, "msg_type": "image-text", "articles": [
+            {"title": title, "desc": title, "image_url": image_url, "url": page_url, "action_name": "查看"}]})
 
 
 class ChannelUnavailable(Exception):
@@ -128,7 +166,12 @@ def wechat_api(services, channel: str = "wechat") -> WeChatApi:
 
 
 def alipay_push(services) -> AlipayPush:
-    client = services.__dict__.get("_alipay_push")
+    cache = services.__dict__.setdefault("_platform_clients", {})
+    client = cache.get("alipay")
     if client is None:
-        raise ChannelUnavailable("alipay: the channel is not configured")
+        cfg = services.settings.alipay
+        if not (cfg.get("appid") and cfg.get("app_private_key") and cfg.get("alipay_public_key")):
+            raise ChannelUnavailable("alipay: no AppID or keys configured")
+        client = cache["alipay"] = AlipayApi(cfg["appid"], cfg["app_private_key"], cfg["alipay_public_key"],
+                                             services.settings.alipay_gateway, services.settings.push_timeout)
     return client

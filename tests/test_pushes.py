@@ -284,3 +284,47 @@ def test_a_limited_pass_ending_warns_the_person_and_the_family(push, stub):
     assert set(texts) == {"o-pass-me", "o-pass-family"}
     assert texts["o-pass-me"].startswith(f"您的限时通行将于 {until} 结束")
     assert texts["o-pass-family"].startswith(f"张*的限时通行将于 {until} 结束")
+
+
+def _rsa_pair():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def test_alipay_pushes_are_signed_verified_and_classified(env, stub):
+    app_private, app_public = _rsa_pair()
+    svc = _push_services(env, stub, ALIPAY_APPID="2021000000000001", ALIPAY_APP_PRIVATE_KEY=app_private,
+                         ALIPAY_PUBLIC_KEY=stub.state.alipay_public_key_pem, ALIPAY_GATEWAY=stub.base_url)
+    try:
+        _control(stub, "/_stub/alipay", {"app_public_key": app_public})  # the stub checks our signatures
+        ok = _notice(svc, channel="alipay", openid="2088000000000001")
+        image = _notice(svc, kind="code_image", channel="alipay", openid="2088000000000002")
+        refused = _notice(svc, channel="alipay", openid="2088000000000003")
+        _control(stub, "/_stub/faults", {"path": "alipay.open.public.message.custom.send",
+                                         "touser": "2088000000000003", "code": "40004",
+                                         "sub_code": "isv.user-not-follow", "sub_msg": "用户未关注"})
+        notices.drain()
+        assert _state(svc, ok)[:2] == ("delivered", "alipay")
+        assert _state(svc, image)[:2] == ("delivered", "alipay")
+        status, _, reason, _ = _state(svc, refused)
+        assert status == "undeliverable" and "user-not-follow" in reason
+        sent = {m["touser"]: m["alipay"] for m in _messages(stub)["messages"]}
+        assert sent["2088000000000001"]["text"]["content"].startswith("好消息")
+        article = sent["2088000000000002"]["articles"][0]
+        assert "/codes/" in article["url"] and ".png" in article["image_url"]
+
+        # a request the gateway cannot verify (another app key) is refused: undeliverable, said why
+        _control(stub, "/_stub/alipay", {"app_public_key": _rsa_pair()[1]})
+        bad = _notice(svc, channel="alipay", openid="2088000000000004")
+        notices.drain()
+        status, _, reason, _ = _state(svc, bad)
+        assert status == "undeliverable" and "invalid-signature" in reason
+    finally:
+        svc.close()

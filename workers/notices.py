@@ -365,15 +365,27 @@ def _shanghai():
 
 
 def _send_alipay(svc, row) -> Outcome:
-    client = alipay_push(svc)
-    if row.kind == "code_image":
-        from bot.code_pages import load_view
+    from alipay.exceptions import AliPayException, AliPayValidationError
 
-        with svc.db.session() as s:
-            view = load_view(s, row.person_id)
-        if view is None:
-            return Outcome("undeliverable", reason="the person has no code")
-        client.send_image(row.external_id, svc.code_images.png(view, time.time()))
-    else:
-        client.send_text(row.external_id, notice_text(svc, row))
+    from bot.platforms import AlipayError
+
+    client = alipay_push(svc)
+    try:
+        if row.kind == "code_image":
+            page = tokens.code_link(svc.settings, row.person_id)
+            client.send_code_image(row.external_id, f"{page}.png?p={tokens.scan_period(time.time())}", page,
+                                   say("image.title"))
+        else:
+            client.send_text(row.external_id, notice_text(svc, row))
+    except AlipayError as exc:
+        if exc.code in ("20000", "20001") or "SYSTEM_ERROR" in exc.sub_code.upper():
+            return Outcome("pending", reason=f"Alipay busy ({exc})", retry_in=backoff(row.attempts))
+        if exc.code == "40004" and "limit" in exc.sub_code.lower():
+            raise Quota(f"Alipay limit reached ({exc.sub_code})") from exc
+        return Outcome("undeliverable", reason=f"Alipay refused: {exc}")
+    except AliPayValidationError:
+        return Outcome("pending", reason="Alipay's answer failed signature verification",
+                       retry_in=backoff(row.attempts))
+    except AliPayException as exc:  # an unsigned error answer (bad app id, bad signature of ours)
+        return Outcome("undeliverable", reason=f"Alipay refused the call: {exc}"[:500])
     return Outcome("delivered", via="alipay")
