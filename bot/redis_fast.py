@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError, ResponseEr
 
 
 log = logging.getLogger("bot.redis")
+MAX_UNREAD = 256  # replies left unread on a connection before they are read (Redis buffers them)
 
 
 class FastScripts:
@@ -84,6 +85,8 @@ class FastScripts:
             if not wait:
                 conn[0].sendall(hiredis.pack_command(args))
                 conn[2] += 1
+                if conn[2] > MAX_UNREAD:  # a connection used only for sends: read what piled up
+                    self._read_unread(conn, keep=1)
                 return None
             return self._roundtrip(conn, args)
         except (OSError, hiredis.ProtocolError) as exc:
@@ -95,12 +98,17 @@ class FastScripts:
     @classmethod
     def _roundtrip(cls, conn, args):
         conn[0].sendall(hiredis.pack_command(args))
-        while conn[2]:
+        cls._read_unread(conn)
+        return cls._read(conn)
+
+    @classmethod
+    def _read_unread(cls, conn, keep: int = 0):
+        """The replies of commands sent without waiting, all but the last `keep`."""
+        while conn[2] > keep:
             conn[2] -= 1
             earlier = cls._read(conn)
             if isinstance(earlier, hiredis.ReplyError):
                 log.error("a Redis command sent without waiting failed: %s", earlier)
-        return cls._read(conn)
 
     @staticmethod
     def _read(conn):

@@ -328,3 +328,15 @@ def test_alipay_pushes_are_signed_verified_and_classified(env, stub):
         assert status == "undeliverable" and "invalid-signature" in reason
     finally:
         svc.close()
+
+
+def test_replies_of_unwaited_sends_do_not_pile_up(push):
+    from bot.redis_fast import MAX_UNREAD
+
+    fast = push.fast_redis
+    for i in range(MAX_UNREAD * 3):
+        fast.send("SET", f"pile:{i}", "x")
+    conn = fast._local.conn
+    assert conn[2] <= MAX_UNREAD
+    fast._read_unread(conn)  # every reply read: every SET was done
+    assert conn[2] == 0 and push.redis.client().get(f"pile:{MAX_UNREAD * 3 - 1}") == b"x"
