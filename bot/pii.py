@@ -62,6 +62,21 @@ class Vault:
         except InvalidTag:
             raise DecryptError("personal data failed authentication (wrong key or altered value)") from None
 
+    def seal(self, data: bytes, context: str = "") -> bytes:
+        """Bytes (evidence images) sealed like text values: key id, nonce, AES-GCM."""
+        nonce = os.urandom(12)
+        return f"{self.kid}.".encode() + nonce + self._current.encrypt(nonce, data, context.encode())
+
+    def unseal(self, stored: bytes, context: str = "") -> bytes:
+        kid, _, raw = stored.partition(b".")
+        aead = self._aead.get(kid.decode("ascii", "replace"))
+        if aead is None:
+            raise DecryptError(f"no key with id {kid!r} (set PII_OLD_KEYS to read values written with it)")
+        try:
+            return aead.decrypt(raw[:12], raw[12:], context.encode())
+        except InvalidTag:
+            raise DecryptError("sealed data failed authentication (wrong key or altered value)") from None
+
     def needs_rotation(self, stored: str | None) -> bool:
         return stored is not None and not stored.startswith(self.kid + ".")
 

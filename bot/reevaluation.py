@@ -101,16 +101,7 @@ def plan_run(session: Session, run: ReevaluationRun, area_codes: list[str] | Non
             step = max(CHUNK, (hi - lo + 1) * CHUNK // total)  # ~CHUNK people per range
             chunks = [{"range": [start, min(start + step - 1, hi)]} for start in range(lo, hi + 1, step)]
     else:
-        since = (now - dt.timedelta(days=TRAVEL_LOOKBACK_DAYS)).date()
-        prefixes = sorted({code[:4] for code in area_codes if code})  # a city's people can change class
-        ids: list[int] = []
-        if prefixes:
-            cond = None
-            for p in prefixes:
-                c = TravelFact.origin_code.like(f"{p}%")
-                cond = c if cond is None else cond | c
-            ids = sorted(set(session.scalars(select(TravelFact.person_id).where(cond, TravelFact.arrival >= since,
-                                                                                 TravelFact.overseas.is_(False)))))
+        ids = affected_people(session, area_codes, now)
         total = len(ids)
         chunks = [{"ids": ids[i:i + CHUNK]} for i in range(0, len(ids), CHUNK)]
     for index, chunk in enumerate(chunks):
@@ -120,6 +111,21 @@ def plan_run(session: Session, run: ReevaluationRun, area_codes: list[str] | Non
         total=total, status="running" if chunks else "done", cursor=len(chunks),
         finished_at=None if chunks else now))
     return len(chunks)
+
+
+def affected_people(session: Session, area_codes: list[str], now: dt.datetime) -> list[int]:
+    """Who a change of these areas can affect: people who came from their cities (a city's
+    people can change class) within the look-back. Also the console's preview of an upload."""
+    since = (now - dt.timedelta(days=TRAVEL_LOOKBACK_DAYS)).date()
+    prefixes = sorted({code[:4] for code in area_codes if code})
+    if not prefixes:
+        return []
+    cond = None
+    for p in prefixes:
+        c = TravelFact.origin_code.like(f"{p}%")
+        cond = c if cond is None else cond | c
+    return sorted(set(session.scalars(select(TravelFact.person_id).where(cond, TravelFact.arrival >= since,
+                                                                         TravelFact.overseas.is_(False)))))
 
 
 def finish_chunk(session: Session, run_id: int, processed: int, changed: int, now: dt.datetime) -> None:

@@ -1,20 +1,25 @@
 """The staff API (/api/v1): bearer staff tokens, roles and district scopes on every route, JSON
-bodies validated with marshmallow (400 naming the fields), JSON errors throughout.
+bodies and queries validated with marshmallow (400 naming the fields), JSON errors throughout,
+and an OpenAPI document generated from the same schemas (/api/v1/openapi.json).
 
-Each route module registers its views on `bp` with @staff_route(rule, roles, methods).
+Each route module registers its views on `bp` with @staff_route(rule, roles, methods, body=…,
+query=…, response=…): the decorator checks the token and role, loads the body and query, and
+records what the OpenAPI document says of the route.
 """
 from __future__ import annotations
 
+import re
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from bot import db
+from bot import audit, db
 from bot.staff import authenticate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+ROUTES: list[dict] = []  # what the OpenAPI document describes
 
 
 class ApiError(Exception):
@@ -23,8 +28,10 @@ class ApiError(Exception):
         self.status, self.message, self.extra = status, message, extra
 
 
-def staff_route(rule: str, roles: tuple[str, ...], methods=("GET",)):
-    """A view for staff of `roles` (admin is not implied: each route lists who may call it)."""
+def staff_route(rule: str, roles: tuple[str, ...], methods=("GET",), *, body: type[Schema] | None = None,
+                query: type[Schema] | None = None, response: type[Schema] | None = None, summary: str = ""):
+    """A view for staff of `roles` (admin is not implied: each route lists who may call it).
+    The view gets the loaded body as `data=` and the loaded query as `args=` when declared."""
     def decorate(view):
         @wraps(view)
         def guarded(*args, **kwargs):
@@ -36,23 +43,64 @@ def staff_route(rule: str, roles: tuple[str, ...], methods=("GET",)):
             if staff.role not in roles:
                 raise ApiError(403, f"the {staff.role} role may not do this")
             g.staff = staff
+            if query is not None:
+                kwargs["args"] = _load(query(), request.args.to_dict(), "query")
+            if body is not None:
+                kwargs["data"] = load_body(body())
             return view(*args, **kwargs)
 
         bp.add_url_rule(rule, view.__name__, guarded, methods=list(methods))
+        ROUTES.append({"rule": rule, "methods": list(methods), "roles": roles, "body": body, "query": query,
+                       "response": response, "summary": summary or (view.__doc__ or "").strip().split("\n")[0],
+                       "name": view.__name__})
         return guarded
     return decorate
 
 
-def body(schema: Schema) -> dict:
+def _load(schema: Schema, data, where: str) -> dict:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise ApiError(400, f"invalid {where}", errors=exc.messages) from None
+
+
+def load_body(schema: Schema) -> dict:
     """The JSON body loaded with `schema`; 400 with field messages otherwise."""
     data = request.get_json(silent=True)
     if data is None:
         raise ApiError(400, "the body must be JSON", errors={"_body": ["not valid JSON"]})
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise ApiError(400, "invalid fields", errors=exc.messages) from None
+    return _load(schema, data, "fields")
 
+
+# -- helpers for route modules ------------------------------------------------------------------
+
+def staff():
+    return g.staff
+
+
+def services():
+    return current_app.extensions["services"]
+
+
+def in_scope(district: str | None) -> bool:
+    """Community staff act only within their districts (a scope code covers the codes under it)."""
+    s = g.staff
+    if s.role != "community":
+        return True
+    return bool(district) and any(district.startswith(code) for code in (s.scope or []))
+
+
+def require_scope(district: str | None) -> None:
+    if not in_scope(district):
+        raise ApiError(403, "outside your districts")
+
+
+def audit_staff(session, action: str, subject_person_id: int | None = None, **detail) -> None:
+    audit.record(session, action, actor_kind="staff", actor_id=g.staff.id, subject_person_id=subject_person_id,
+                 role=g.staff.role, **detail)
+
+
+# -- errors -----------------------------------------------------------------------------------------
 
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
@@ -70,6 +118,56 @@ def _http_error(exc: HTTPException):
     return resp
 
 
-from bot.api import scans  # noqa: E402  (routes register on import)
+# -- the OpenAPI document ----------------------------------------------------------------------------
 
-ROUTE_MODULES = (scans,)
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_spec())
+
+
+def openapi_spec() -> dict:
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    spec = APISpec(title="Health code staff API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Bearer staff tokens; roles and district scopes on every route."})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", {"type": "object", "properties": {
+        "error": {"type": "string"}, "errors": {"type": "object"}}, "required": ["error"]})
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    paths: dict[str, dict] = {}
+    for r in ROUTES:
+        path = "/api/v1" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r["rule"])
+        for method in r["methods"]:
+            op = {"summary": r["summary"], "operationId": f"{r['name']}_{method.lower()}",
+                  "security": [{"bearer": []}], "description": "Roles: " + ", ".join(r["roles"]),
+                  "responses": {"401": {"description": "no valid staff token", **error},
+                                "403": {"description": "role or district not allowed", **error}}}
+            params = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+                      for name in re.findall(r"<(?:\w+:)?(\w+)>", r["rule"])]
+            if r["query"] is not None:
+                params.append({"in": "query", "schema": r["query"]})
+            if params:
+                op["parameters"] = params
+            if r["body"] is not None:
+                op["requestBody"] = {"required": True, "content": {"application/json": {"schema": r["body"]}}}
+                op["responses"]["400"] = {"description": "invalid fields, named", **error}
+            if r["query"] is not None:
+                op["responses"]["400"] = {"description": "invalid query, named", **error}
+            ok = {"description": "done"}
+            if r["response"] is not None:
+                ok["content"] = {"application/json": {"schema": r["response"]}}
+            op["responses"]["200"] = ok
+            if "<" in r["rule"]:
+                op["responses"]["404"] = {"description": "not found", **error}
+            op["responses"]["409"] = {"description": "conflict with the current state", **error}
+            paths.setdefault(path, {})[method.lower()] = op
+    for path, ops in paths.items():
+        spec.path(path=path, operations=ops)
+    return spec.to_dict()
+
+
+from bot.api import admin, appeals, arrivals, lab, people, risk_areas, scans  # noqa: E402  (routes register)
+
+ROUTE_MODULES = (admin, appeals, arrivals, lab, people, risk_areas, scans)

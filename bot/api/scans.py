@@ -2,26 +2,34 @@
 masked name, colour), as the seeds require of venue checks."""
 from __future__ import annotations
 
-from flask import current_app, g
 from marshmallow import Schema, fields, validate
 
 from bot import db
-from bot.api import body, staff_route
+from bot.api import services, staff, staff_route
 from bot.code_pages import check_scan
 from bot.models import Scan
 
 
 class ScanIn(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    token = fields.String(required=True, validate=validate.Length(min=1, max=512),
+                          metadata={"description": "the scan token, or the whole URL the QR holds"})
     venue = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 
-@staff_route("/scans", roles=("scanner",), methods=("POST",))
-def scans():
-    data = body(ScanIn())
+class ScanOut(Schema):
+    verdict = fields.String(metadata={"enum": ["valid", "expired", "invalid"]})
+    colour = fields.String(allow_none=True)
+    masked_name = fields.String(allow_none=True)
+    scanned_at = fields.String()
+    scan_id = fields.Integer()
+
+
+@staff_route("/scans", roles=("scanner",), methods=("POST",), body=ScanIn, response=ScanOut)
+def scans(data):
+    """Check a code at a venue and record the scan."""
     session = db.session()
-    result = check_scan(session, current_app.extensions["services"].settings, data["token"])
-    scan = Scan(venue=data["venue"].strip(), staff_id=g.staff.id, person_id=result["person_id"],
+    result = check_scan(session, services().settings, data["token"])
+    scan = Scan(venue=data["venue"].strip(), staff_id=staff().id, person_id=result["person_id"],
                 code_version=result["version"], colour=result["colour"], verdict=result["verdict"],
                 masked_name=result["masked_name"])
     session.add(scan)

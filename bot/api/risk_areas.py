@@ -1,0 +1,93 @@
+"""GET / PUT /api/v1/risk-areas (admin): the risk-area table. PUT replaces it from JSON or CSV
+(`code,name,level,since`); the people the change can affect are re-evaluated in the background.
+`?dry_run=1` answers what would change (the console's preview) and changes nothing."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import request
+from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy import delete, select
+
+from bot import db
+from bot.api import ApiError, audit_staff, services, staff_route
+from bot.db import utcnow
+from bot.models import RiskArea
+from bot.reevaluation import affected_people, start_run
+
+LEVELS = ("high", "medium", "low")
+MAX_AREAS = 20_000
+
+
+class AreaIn(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6,12}$", error="must be a 6-12 digit region code"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    since = fields.Date(required=True)
+
+
+class AreasIn(Schema):
+    areas = fields.List(fields.Nested(AreaIn), required=True, validate=validate.Length(max=MAX_AREAS))
+
+
+class PutQuery(Schema):
+    dry_run = fields.Boolean(load_default=False)
+
+
+class AreasOut(Schema):
+    areas = fields.List(fields.Nested(AreaIn))
+
+
+def _rows() -> list[dict]:
+    ctype = (request.mimetype or "").lower()
+    if ctype in ("text/csv", "application/csv", "text/plain"):
+        text = request.get_data(as_text=True)
+        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        missing = {"code", "name", "level", "since"} - set(reader.fieldnames or [])
+        if missing:
+            raise ApiError(400, "invalid CSV", errors={"_header": [f"missing columns: {', '.join(sorted(missing))}"]})
+        return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+    raw = request.get_json(silent=True)
+    if isinstance(raw, list):
+        raw = {"areas": raw}
+    if not isinstance(raw, dict):
+        raise ApiError(400, "the body must be JSON ({\"areas\": [...]}) or CSV", errors={"_body": ["unreadable"]})
+    return raw.get("areas") if isinstance(raw.get("areas"), list) else raw
+
+
+@staff_route("/risk-areas", roles=("admin",), response=AreasOut)
+def list_areas():
+    """The current risk-area table."""
+    session = db.session()
+    return {"areas": [{"code": a.code, "name": a.name, "level": a.level, "since": a.since.isoformat()}
+                      for a in session.scalars(select(RiskArea).order_by(RiskArea.code))]}
+
+
+@staff_route("/risk-areas", roles=("admin",), methods=("PUT",), query=PutQuery)
+def replace_areas(args):
+    """Replace the table (JSON or CSV); re-evaluates the people the change can affect."""
+    try:
+        areas = AreasIn().load({"areas": _rows()})["areas"]
+    except ValidationError as exc:
+        raise ApiError(400, "invalid fields", errors=exc.messages) from None
+    codes = [a["code"] for a in areas]
+    if len(set(codes)) != len(codes):
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        raise ApiError(400, "invalid fields", errors={"areas": [f"duplicate codes: {', '.join(dupes[:10])}"]})
+    session = db.session()
+    old = {a.code: (a.name, a.level, a.since) for a in session.scalars(select(RiskArea))}
+    new = {a["code"]: (a["name"], a["level"], a["since"]) for a in areas}
+    changed = sorted(c for c in set(old) | set(new)
+                     if old.get(c, (None, None, None))[1:] != new.get(c, (None, None, None))[1:])
+    affected = affected_people(session, changed, utcnow()) if changed else []
+    summary = {"areas": len(new), "added": len(set(new) - set(old)), "removed": len(set(old) - set(new)),
+               "changed": len(changed), "people_affected": len(affected)}
+    if args["dry_run"]:
+        return {**summary, "dry_run": True}
+    session.execute(delete(RiskArea))
+    session.add_all(RiskArea(code=c, name=n, level=lvl, since=since) for c, (n, lvl, since) in sorted(new.items()))
+    run = start_run(session, "risk_areas", services().policy.name, area_codes=changed) if changed else None
+    audit_staff(session, "risk_areas.replace", None, **summary)
+    session.commit()
+    return {**summary, "dry_run": False, "run_id": run.id if run else None}
