@@ -79,16 +79,15 @@ def test_results():
             errors.append({"row": i, "errors": {"id_number": ["no registered person with this number"]}})
             continue
         good.append((i, person.id, data))
+    utc = dt.timezone.utc
+    keys = [(pid, d["sampled_at"].astimezone(utc), d["lab"]) for _, pid, d in good]
     existing = set()
-    if good:
-        keys = [(pid, d["sampled_at"].astimezone(dt.timezone.utc).replace(tzinfo=None), d["lab"]) for _, pid, d in good]
-        existing = {(pid, at.replace(tzinfo=None) if at.tzinfo else at, lab) for pid, at, lab in session.execute(
-            select(TestResult.person_id, TestResult.sampled_at, TestResult.lab).where(
-                tuple_(TestResult.person_id, TestResult.sampled_at, TestResult.lab).in_(keys)))}
+    if keys:
+        existing = set(session.execute(select(TestResult.person_id, TestResult.sampled_at, TestResult.lab).where(
+            tuple_(TestResult.person_id, TestResult.sampled_at, TestResult.lab).in_(keys))).all())
     stored, duplicates, people = 0, 0, set()
     seen = set()
-    for i, pid, d in good:
-        key = (pid, d["sampled_at"].astimezone(dt.timezone.utc).replace(tzinfo=None), d["lab"])
+    for key, (i, pid, d) in zip(keys, good):
         if key in existing or key in seen:
             duplicates += 1  # a batch sent twice stores each result once
             continue
