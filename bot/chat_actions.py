@@ -15,7 +15,7 @@ from bot.codes import classify_origin, facts_from_rows, more_severe, reevaluate,
 from bot.conversation.messages import Inbound
 from bot.conversation.text import fold
 from bot.db import SHANGHAI, utcnow
-from bot.masking import mask_name
+from bot.masking import mask_name, mask_phone
 from bot.models import (CaseStatus, ChannelIdentity, Code, Declaration, FamilyBinding, Measure, Notice, Person, RiskArea,
                         TravelFact)
 from bot.people import id_hash
@@ -91,7 +91,7 @@ def profile(services, session, msg, payload):
     person = _person(session, msg)
     if person is None:
         return {"registered": False}
-    return {"registered": True, "name_masked": mask_name(person.name)}
+    return {"registered": True, "name_masked": mask_name(person.name), "phone_masked": mask_phone(person.phone)}
 
 
 @action("code_summary")
@@ -183,7 +183,14 @@ def declare(services, session, msg, p):
             return dict(code_view(services, person, session.get(Code, person.id)), ok=True)
     ident = conn.execute(q["identity"], {"channel": msg.channel, "app_id": msg.app_id, "user": msg.user}).first()
     new = False
-    if ident is not None and ident.person_id is not None:
+    submitted_by = None
+    if p.get("for_person_id"):  # 家人代办: a declaration about a bound family member
+        owner = ident.person_id if ident is not None else None
+        if owner is None or not bound(session, owner, p["for_person_id"]):
+            return {"error": "not_bound"}
+        person_id, submitted_by = p["for_person_id"], owner
+        name = conn.execute(q["name"], {"pid": person_id}).scalar()
+    elif ident is not None and ident.person_id is not None:
         person_id = ident.person_id
         name = conn.execute(q["name"], {"pid": person_id}).scalar()
     elif not p.get("id_number"):
@@ -198,10 +205,12 @@ def declare(services, session, msg, p):
         identity_id = conn.execute(q["insert_identity"], {
             "channel": msg.channel, "app_id": msg.app_id, "external_id": msg.user, "person_id": person_id,
             "subscribed": True, "last_inbound_at": now, "push_consents": {}, "created_at": now}).inserted_primary_key[0]
-    else:
+    elif submitted_by is None:
         identity_id = ident.id
         conn.execute(q["bind_identity"], {"iid": ident.id, "pid": person_id, "at": now})
-    decl = dict(person_id=person_id, submitted_by_id=person_id, channel=msg.channel, overseas=bool(p["overseas"]),
+    else:
+        identity_id = ident.id
+    decl = dict(person_id=person_id, submitted_by_id=submitted_by or person_id, channel=msg.channel, overseas=bool(p["overseas"]),
                 travel_answer=p["travel"], origin_text=p.get("origin"), arrival_date=_day(p.get("arrival")),
                 overseas_arrival=_day(p.get("overseas_arrival")), symptoms=bool(p["symptoms"]),
                 case_reported=bool(p.get("case")), case_status=p.get("case"),
@@ -212,8 +221,9 @@ def declare(services, session, msg, p):
     decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now, first=new,
                                   facts=facts)
     push_code_image(session, person_id, identity_id, now)
-    audit.record(session, "declaration.submitted", actor_kind="citizen", actor_id=person_id,
-                 subject_person_id=person_id, channel=msg.channel, registered=ident is None or ident.person_id is None,
+    audit.record(session, "family.declared" if submitted_by else "declaration.submitted", actor_kind="citizen",
+                 actor_id=submitted_by or person_id, subject_person_id=person_id, channel=msg.channel,
+                 registered=ident is None or ident.person_id is None,
                  colour=decision.colour, rule=decision.rule)
     return {"person_id": person_id, "name_masked": mask_name(name), "colour": decision.colour,
             "rule": decision.rule, "reason": decision.reason, "next_step": decision.next_step,
@@ -221,6 +231,12 @@ def declare(services, session, msg, p):
             "link": code_link(services.settings, person_id), "ok": True,
             "first": change is not None and change.old_colour is None,
             "old_colour": change.old_colour if change else None}
+
+
+def bound(session, owner_id: int, member_id: int) -> bool:
+    return session.scalar(select(FamilyBinding.id).where(
+        FamilyBinding.owner_id == owner_id, FamilyBinding.member_id == member_id,
+        FamilyBinding.unbound_at.is_(None)).limit(1)) is not None
 
 
 def push_code_image(session, person_id: int, identity_id: int, now) -> None:
@@ -233,6 +249,12 @@ def push_code_image(session, person_id: int, identity_id: int, now) -> None:
     nudge_after_commit(session)
 
 
+def home_district(id_type: str, number: str) -> str | None:
+    """The district of household registration an ID card number starts with (community staff's
+    scope) until an arrival report says where the person stays."""
+    return number[:6] if id_type == "id_card" and number[:6].isdigit() else None
+
+
 def register(conn, services, msg, identity_id: int | None, p: dict) -> tuple[int, bool] | str:
     """The person behind this chat account, found by ID number (names must agree) or created:
     (person id, created). An error key when the number is someone else's account here."""
@@ -243,7 +265,8 @@ def register(conn, services, msg, identity_id: int | None, p: dict) -> tuple[int
         now = utcnow()
         pid = conn.execute(q["insert_person"], {
             "id_type": p["id_type"], "id_hash": hashed, "id_number": p["id_number"], "name": p["name"],
-            "phone": p.get("phone"), "registered": True, "created_at": now, "updated_at": now}).inserted_primary_key[0]
+            "phone": p.get("phone"), "registered": True, "created_at": now, "updated_at": now,
+            "district": home_district(p["id_type"], p["id_number"])}).inserted_primary_key[0]
         return pid, True
     if fold(found.name).replace(" ", "") != fold(p["name"]).replace(" ", ""):
         return "name_mismatch"
@@ -310,3 +333,8 @@ def _measure_answer(kind: str | None) -> int:
 
 def _day(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
+
+
+from bot import proxy_actions  # noqa: E402  (family, appeal, pass and arrival actions register here)
+
+PROXY_ACTIONS = proxy_actions

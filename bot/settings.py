@@ -61,7 +61,7 @@ class Settings:
     outbox_lease: int = 30
     outbox_job_timeout: int = 300
     outbox_sweep_interval: float = 5.0
-    effect_modules: tuple[str, ...] = ("workers.effects", "workers.codes")
+    effect_modules: tuple[str, ...] = ("workers.effects", "workers.codes", "workers.appeals")
     sms_sender: str = "log"
     reply_deadline: float = 4.0  # seconds a webhook waits for the answer before it says "success"
     notice_lease: int = 120  # seconds a delivery run holds its notices (renewed while it works)
@@ -240,7 +240,7 @@ def load_settings(env: dict | None = None) -> Settings:
         raise SettingError("SMS_SENDER", "is required when SMS_VERIFICATION=on in production (log only writes to the log)")
 
     port = _int(env, "PORT", 8000, 1, 65535)
-    modules = tuple(m.strip() for m in (_get(env, "EFFECT_MODULES", "workers.effects,workers.codes")).split(",") if m.strip())
+    modules = tuple(m.strip() for m in (_get(env, "EFFECT_MODULES", "workers.effects,workers.codes,workers.appeals")).split(",") if m.strip())
 
     return Settings(
         env=app_env,

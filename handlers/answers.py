@@ -186,3 +186,45 @@ class Place(Answer):
         if len(text) < 2:
             raise Invalid("place_short")
         return text
+
+
+class Text(Answer):
+    """Free text of min..max characters (a description, an address)."""
+
+    def __init__(self, min_length: int, max_length: int, **kwargs):
+        super().__init__(**kwargs)
+        self.min_length, self.max_length = min_length, max_length
+
+    def parse(self, text):
+        if len(text) < self.min_length:
+            raise Invalid("text_short", min=self.min_length)
+        return text
+
+
+class Word(Answer):
+    """One of a few words (config/chat.json "words_of" lists their synonyms), e.g. 完成 / 跳过."""
+
+    def __init__(self, vocabulary: str, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary = vocabulary
+
+    def parse(self, text):
+        t = fold(text).rstrip("。.!！")
+        for value, synonyms in words()["words_of"][self.vocabulary].items():
+            if t in synonyms:
+                return value
+        raise Invalid(self.vocabulary)
+
+
+class Number(Answer):
+    """A whole number lo..hi (hours of a pass)."""
+
+    def __init__(self, lo: int, hi: int, **kwargs):
+        super().__init__(**kwargs)
+        self.lo, self.hi = lo, hi
+
+    def parse(self, text):
+        t = fold(text).replace("小时", "").replace("个", "").strip()
+        if not t.isdigit() or not self.lo <= int(t) <= self.hi:
+            raise Invalid("number_range", lo=self.lo, hi=self.hi)
+        return int(t)

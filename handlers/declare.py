@@ -162,6 +162,8 @@ def got_confirm(ctx: Ctx, answer: int):
     fields = ("name", "id_type", "id_number", "phone", "phone_verified", "overseas", "overseas_arrival", "travel",
               "origin", "arrival", "symptoms", "case", "measure")
     payload = {k: ctx.data.get(k) for k in fields}
+    if ctx.data.get("for_person_id"):  # 家人代办: the same questions about a bound family member
+        payload["for_person_id"] = ctx.data["for_person_id"]
     # retries of this very message carry the same key: the declaration is stored once
     payload["key"] = ctx.message.dedupe_key if ctx.message else None
     return Act("declare", payload, then=declared)

@@ -54,7 +54,7 @@ def base_env(var_dir: Path, database_url: str, redis_url: str, **extra) -> dict:
     env = {
         "APP_ENV": "test", "VAR_DIR": str(var_dir), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         "PII_KEY": PII_KEY, "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "WARNING",
-        "EFFECT_MODULES": "workers.effects,workers.codes,tests.support.effects",
+        "EFFECT_MODULES": "workers.effects,workers.codes,workers.appeals,tests.support.effects",
         "OUTBOX_LEASE": "1", "OUTBOX_JOB_TIMEOUT": "3", "OUTBOX_SWEEP_INTERVAL": "0.2",
         "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
     }

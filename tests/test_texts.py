@@ -20,7 +20,14 @@ SAMPLE = dict(
     travel=1, origin="杭州市西湖区", arrival="2026-11-20", symptoms=True, case="close_contact",
     measure="home_health_observation", options={}, code_value="123456", at=dt.datetime(2026, 11, 22, 9, 5),
     until=dt.datetime(2026, 11, 22, 11, 5), old="yellow", new="red", proxy=True, number="SS20261122000001",
-    outcome="corrected", reply="经核实已更正")
+    outcome="corrected", reply="经核实已更正", deadline="2026-11-23T09:00:00+08:00", left_on="2026-11-20",
+    arrival_on="2026-11-21", lo=1, hi=24, relationship="父母", hours=3, destination="南宁市某小区",
+    members=[{"name_masked": "李**", "relationship": "祖父母/外祖父母", "colour": "yellow", "reason": "自述有症状",
+              "link": "http://127.0.0.1:8000/codes/x", "person_id": 2}], member={"name_masked": "李**"},
+    subjects=[{"name_masked": "张*", "relationship": "本人", "person_id": 1}], subject={"name_masked": "张*"},
+    reason_code=2, description="已做核酸检测", images=2, count=1, appeals=[{
+        "number": "SS20261122000001", "name_masked": "张*", "status": "open", "deadline": "2026-11-23T09:00:00+08:00",
+        "overdue": False, "outcome": None, "reply": None}], min=5, error_name="x", until_text="15:30")
 
 
 @pytest.mark.parametrize("module", sorted(p.stem for p in TEMPLATES.glob("*.txt")))
