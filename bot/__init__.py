@@ -59,6 +59,12 @@ def create_app(env: dict | None = None, services=None) -> Flask:
     from bot import api
 
     app.register_blueprint(api.bp)
+
+    from bot import console
+
+    app.register_blueprint(console.bp)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"))
     if not settings.production:
         from bot import devchat
 

@@ -1,15 +1,10 @@
 """The development chat page in a real headless Chromium: a whole declaration, then safe mode."""
-import shutil
 import threading
 
 import pytest
 from werkzeug.serving import make_server
 
 from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
 
 @pytest.fixture
 def live_app(env):
@@ -27,23 +22,6 @@ def live_app(env):
         yield f"http://127.0.0.1:{server.server_port}", svc
         server.shutdown()
         svc.close()
-
-
-@pytest.fixture
-def browser():
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip("Debian chromium and chromium-driver are not installed (.ci/run installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=420,800"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def test_declaration_on_the_dev_chat_page(live_app, browser):

@@ -39,15 +39,18 @@ class AreasOut(Schema):
     areas = fields.List(fields.Nested(AreaIn))
 
 
+def parse_csv(text: str) -> list[dict]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = {"code", "name", "level", "since"} - set(reader.fieldnames or [])
+    if missing:
+        raise ApiError(400, "invalid CSV", errors={"_header": [f"missing columns: {', '.join(sorted(missing))}"]})
+    return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+
+
 def _rows() -> list[dict]:
     ctype = (request.mimetype or "").lower()
     if ctype in ("text/csv", "application/csv", "text/plain"):
-        text = request.get_data(as_text=True)
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-        missing = {"code", "name", "level", "since"} - set(reader.fieldnames or [])
-        if missing:
-            raise ApiError(400, "invalid CSV", errors={"_header": [f"missing columns: {', '.join(sorted(missing))}"]})
-        return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+        return parse_csv(request.get_data(as_text=True))
     raw = request.get_json(silent=True)
     if isinstance(raw, list):
         raw = {"areas": raw}
@@ -67,15 +70,24 @@ def list_areas():
 @staff_route("/risk-areas", roles=("admin",), methods=("PUT",), query=PutQuery)
 def replace_areas(args):
     """Replace the table (JSON or CSV); re-evaluates the people the change can affect."""
+    session = db.session()
+    out = apply_areas(session, _rows(), dry_run=args["dry_run"])
+    if not args["dry_run"]:
+        session.commit()
+    return out
+
+
+def apply_areas(session, rows, dry_run: bool) -> dict:
+    """Validate and, unless dry_run, replace the table and start the re-evaluation run (the
+    caller commits). ApiError(400) names the rows and fields at fault."""
     try:
-        areas = AreasIn().load({"areas": _rows()})["areas"]
+        areas = AreasIn().load({"areas": rows})["areas"]
     except ValidationError as exc:
         raise ApiError(400, "invalid fields", errors=exc.messages) from None
     codes = [a["code"] for a in areas]
     if len(set(codes)) != len(codes):
         dupes = sorted({c for c in codes if codes.count(c) > 1})
         raise ApiError(400, "invalid fields", errors={"areas": [f"duplicate codes: {', '.join(dupes[:10])}"]})
-    session = db.session()
     old = {a.code: (a.name, a.level, a.since) for a in session.scalars(select(RiskArea))}
     new = {a["code"]: (a["name"], a["level"], a["since"]) for a in areas}
     changed = sorted(c for c in set(old) | set(new)
@@ -83,11 +95,10 @@ def replace_areas(args):
     affected = affected_people(session, changed, utcnow()) if changed else []
     summary = {"areas": len(new), "added": len(set(new) - set(old)), "removed": len(set(old) - set(new)),
                "changed": len(changed), "people_affected": len(affected)}
-    if args["dry_run"]:
+    if dry_run:
         return {**summary, "dry_run": True}
     session.execute(delete(RiskArea))
     session.add_all(RiskArea(code=c, name=n, level=lvl, since=since) for c, (n, lvl, since) in sorted(new.items()))
     run = start_run(session, "risk_areas", services().policy.name, area_codes=changed) if changed else None
     audit_staff(session, "risk_areas.replace", None, **summary)
-    session.commit()
     return {**summary, "dry_run": False, "run_id": run.id if run else None}

@@ -1,0 +1,342 @@
+"""The staff console (/console): server-rendered pages over the same rules as the staff API.
+
+Sign-in takes a staff token. The session cookie (signed, HttpOnly, SameSite=Lax) keeps only
+the token's SHA-256, and every request checks it against the staff table, so a disabled
+account is out at once. Forms carry a per-session CSRF token. Reads of personal data are
+audited as in the API (opening an appeal or a report, looking someone up).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from functools import wraps
+
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from bot import appeals as appeal_rules
+from bot import db
+from bot.db import SHANGHAI, utcnow
+from bot.models import Appeal, AppealEvidence, ArrivalReport, Staff
+from bot.staff import hash_token
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+PAGES = {  # what each role sees in the navigation (and may open)
+    "reviewer": ("appeals", "people"),
+    "community": ("arrivals", "people"),
+    "admin": ("stats", "areas", "audit"),
+    "lab": (),
+    "scanner": (),
+}
+TITLES = {"appeals": "申诉处理", "arrivals": "返程报备", "people": "人员查询", "stats": "统计", "areas": "风险地区",
+          "audit": "审计日志"}
+
+
+def _staff() -> Staff | None:
+    digest = session.get("staff")
+    if not digest:
+        return None
+    staff = db.session().scalar(select(Staff).where(Staff.token_hash == digest))
+    return staff if staff is not None and staff.disabled_at is None else None
+
+
+def page(name: str):
+    """A console page for the roles whose navigation lists it."""
+    def decorate(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            staff = _staff()
+            if staff is None:
+                return redirect(url_for("console.login", next=request.path))
+            if name not in PAGES.get(staff.role, ()):
+                abort(403)
+            g.staff = staff
+            if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf", ""), session.get("csrf", "")):
+                abort(400, "the form expired; reload the page")
+            return view(*args, **kwargs)
+        return guarded
+    return decorate
+
+
+@bp.context_processor
+def _globals():
+    staff = getattr(g, "staff", None)
+    return {"nav": [(p, TITLES[p]) for p in PAGES.get(staff.role, ())] if staff else [], "me": staff,
+            "csrf": session.get("csrf", ""), "local": _local}
+
+
+def _local(value, fmt="%Y-%m-%d %H:%M") -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.astimezone(SHANGHAI).strftime(fmt)
+
+
+# -- sign in ---------------------------------------------------------------------------------------
+
+@bp.route("/login", methods=("GET", "POST"))
+def login():
+    error = None
+    if request.method == "POST":
+        token = (request.form.get("token") or "").strip()
+        staff = db.session().scalar(select(Staff).where(Staff.token_hash == hash_token(token))) if token else None
+        if staff is None or staff.disabled_at is not None:
+            error = "令牌无效或已停用。"
+        else:
+            session.clear()
+            session["staff"] = staff.token_hash
+            session["csrf"] = secrets.token_urlsafe(24)
+            staff.last_used_at = utcnow()
+            db.session().commit()
+            target = request.args.get("next") or ""
+            if not target.startswith("/console") or target.startswith("//"):
+                first = PAGES.get(staff.role, ())
+                target = url_for(f"console.{first[0]}") if first else url_for("console.login")
+            return redirect(target)
+    return render_template("console/login.html", error=error), 200 if error is None else 401
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("")
+@bp.get("/")
+def home():
+    staff = _staff()
+    if staff is None:
+        return redirect(url_for("console.login"))
+    first = PAGES.get(staff.role, ())
+    if not first:
+        return render_template("console/message.html", message="此角色使用接口（API）工作，控制台没有页面。"), 403
+    return redirect(url_for(f"console.{first[0]}"))
+
+
+# -- appeals ---------------------------------------------------------------------------------------
+
+@bp.get("/appeals")
+@page("appeals")
+def appeals():
+    from bot.api.appeals import queue
+
+    status = request.args.get("status", "open")
+    if status not in ("open", "overdue", "decided", "all"):
+        status = "open"
+    return render_template("console/appeals.html", appeals=queue(db.session(), status), status=status,
+                           now=utcnow().isoformat())
+
+
+@bp.get("/appeals/<number>")
+@page("appeals")
+def appeal(number):
+    """Opening an undecided appeal claims it for the first reviewer (首问负责制)."""
+    from bot.api.appeals import detail
+
+    s = db.session()
+    a = s.scalar(select(Appeal).where(Appeal.number == number))
+    if a is None:
+        abort(404)
+    note = None
+    if a.status == "open":
+        try:
+            appeal_rules.claim(s, a, g.staff.id)
+        except appeal_rules.AppealError as exc:
+            note = str(exc)
+    info = detail(s, a)
+    s.commit()
+    return render_template("console/appeal.html", a=info, mine=a.claimed_by_id == g.staff.id, note=note,
+                           reasons=appeal_rules.REASONS)
+
+
+@bp.get("/appeals/<number>/evidence/<int:evidence_id>")
+@page("appeals")
+def evidence(number, evidence_id):
+    from bot import audit
+
+    s = db.session()
+    a = s.scalar(select(Appeal).where(Appeal.number == number))
+    e = s.get(AppealEvidence, evidence_id)
+    if a is None or e is None or e.appeal_id != a.id or e.data is None:
+        abort(404)
+    data = current_app.extensions["services"].vault.unseal(e.data, f"appeal_evidence:{a.id}")
+    audit.record(s, "appeal.evidence_read", actor_kind="staff", actor_id=g.staff.id, subject_person_id=a.person_id,
+                 number=number, evidence_id=e.id, via="console")
+    s.commit()
+    return Response(data, mimetype=e.content_type, headers={"Cache-Control": "private, no-store"})
+
+
+@bp.post("/appeals/<number>/decision")
+@page("appeals")
+def decide(number):
+    s = db.session()
+    a = s.scalar(select(Appeal).where(Appeal.number == number))
+    if a is None:
+        abort(404)
+    outcome, colour, reply = request.form.get("outcome"), request.form.get("colour") or None, \
+        (request.form.get("reply") or "").strip()
+    problems = []
+    if outcome not in ("corrected", "upheld"):
+        problems.append("请选择处理结果。")
+    if outcome == "corrected" and colour not in ("green", "yellow", "red"):
+        problems.append("更正时须选择更正后的颜色。")
+    if not 2 <= len(reply) <= 500:
+        problems.append("答复须为2到500字。")
+    if not problems:
+        try:
+            appeal_rules.decide(s, current_app.extensions["services"], a, g.staff.id, outcome, reply,
+                                colour if outcome == "corrected" else None)
+            s.commit()
+            flash(f"申诉 {number} 已办结，结果已推送给申诉人。")
+            return redirect(url_for("console.appeals"))
+        except appeal_rules.AppealError as exc:
+            s.rollback()
+            problems.append(str(exc))
+    for p in problems:
+        flash(p, "error")
+    return redirect(url_for("console.appeal", number=number))
+
+
+# -- arrival reports -------------------------------------------------------------------------------
+
+@bp.get("/arrivals")
+@page("arrivals")
+def arrivals():
+    from bot.api.arrivals import queue
+
+    status = request.args.get("status", "pending")
+    if status not in ("pending", "claimed", "verified", "all"):
+        status = "pending"
+    return render_template("console/arrivals.html", reports=queue(db.session(), status), status=status)
+
+
+@bp.route("/arrivals/<int:report_id>", methods=("GET", "POST"))
+@page("arrivals")
+def arrival(report_id):
+    from bot.api import in_scope
+    from bot.api.arrivals import open_report
+
+    s = db.session()
+    r = s.get(ArrivalReport, report_id)
+    if r is None or not in_scope(r.district):
+        abort(404)
+    if request.method == "POST":
+        if r.claimed_by_id not in (None, g.staff.id) or r.status == "verified":
+            flash("该报备已由其他工作人员处理。", "error")
+        else:
+            r.status, r.verified_at, r.claimed_by_id = "verified", utcnow(), g.staff.id
+            r.note = (request.form.get("note") or "").strip()[:500] or None
+            from bot import audit
+
+            audit.record(s, "arrival_report.verified", actor_kind="staff", actor_id=g.staff.id,
+                         subject_person_id=r.person_id, report_id=r.id, via="console")
+            s.commit()
+            flash("已核实。")
+            return redirect(url_for("console.arrivals"))
+    info = open_report(s, r)
+    s.commit()
+    return render_template("console/arrival.html", r=info)
+
+
+# -- people ----------------------------------------------------------------------------------------
+
+@bp.route("/people", methods=("GET", "POST"))
+@page("people")
+def people():
+    from bot.api import ApiError, audit_staff, require_scope
+    from bot.api.people import code_dict, history
+    from bot.masking import mask_id_number
+    from bot.models import Code
+    from bot.people import find_person
+
+    found, error = None, None
+    if request.method == "POST":
+        number = (request.form.get("id_number") or "").strip()
+        id_type = request.form.get("id_type") or "id_card"
+        s = db.session()
+        if not 5 <= len(number) <= 32 or id_type not in ("id_card", "passport", "permit"):
+            error = "请输入证件号码。"
+        else:
+            person = find_person(s, current_app.extensions["services"].vault, id_type, number)
+            audit_staff(s, "person.lookup", person.id if person else None, found=person is not None,
+                        id_masked=mask_id_number(number), via="console")
+            if person is None:
+                error = "没有找到该证件号码的人员。"
+            else:
+                try:
+                    require_scope(person.district)
+                    found = {"person": person, "code": code_dict(s.get(Code, person.id)),
+                             "history": history(s, person.id)}
+                except ApiError:
+                    error = "该人员不在您的辖区内。"
+            s.commit()
+    return render_template("console/people.html", found=found, error=error)
+
+
+# -- admin: stats, risk areas, audit -----------------------------------------------------------------
+
+@bp.get("/stats")
+@page("stats")
+def stats():
+    from bot.api.admin import stats as numbers
+
+    s = db.session()
+    data = numbers(s)
+    s.commit()
+    return render_template("console/stats.html", d=data, chart=_chart(data["by_day"]))
+
+
+def _chart(days: list[dict], width: int = 720, height: int = 220) -> dict:
+    """Polylines of codes by colour per day (server-drawn SVG: no front-end build)."""
+    if not days:
+        return {"lines": [], "width": width, "height": height, "labels": []}
+    top = max(max(d[c] for c in ("green", "yellow", "red")) for d in days) or 1
+    step = width / max(len(days) - 1, 1)
+
+    def points(colour):
+        return " ".join(f"{i * step:.1f},{height - d[colour] / top * (height - 10):.1f}" for i, d in enumerate(days))
+
+    return {"width": width, "height": height, "top": top,
+            "lines": [(c, points(c)) for c in ("green", "yellow", "red")],
+            "labels": [(i * step, d["day"][5:]) for i, d in enumerate(days)]}
+
+
+@bp.route("/areas", methods=("GET", "POST"))
+@page("areas")
+def areas():
+    """Upload a CSV: a preview first (how many people it affects), then replace on confirm."""
+    from bot.api import risk_areas as api_areas
+
+    s = db.session()
+    preview, errors, csv_text = None, None, ""
+    if request.method == "POST":
+        upload = request.files.get("file")
+        csv_text = upload.read().decode("utf-8-sig", "replace") if upload and upload.filename else \
+            request.form.get("csv_text", "")
+        confirm = request.form.get("confirm") == "1"
+        try:
+            result = api_areas.apply_areas(s, api_areas.parse_csv(csv_text), dry_run=not confirm)
+        except api_areas.ApiError as exc:
+            result, errors = None, exc.extra.get("errors") or {"_": [exc.message]}
+        if result is not None and confirm:
+            s.commit()
+            flash(f"风险地区表已更新（{result['areas']}个地区），{result['people_affected']}人将在后台重新赋码。")
+            return redirect(url_for("console.areas"))
+        preview = result
+    current = [{"code": a.code, "name": a.name, "level": a.level, "since": a.since.isoformat()}
+               for a in s.scalars(select(api_areas.RiskArea).order_by(api_areas.RiskArea.code))]
+    return render_template("console/areas.html", areas=current, preview=preview, errors=errors, csv_text=csv_text)
+
+
+@bp.get("/audit", endpoint="audit")
+@page("audit")
+def audit_page():
+    from bot.api.admin import audit_rows
+
+    action = (request.args.get("action") or "").strip()[:64]
+    rows = audit_rows(db.session(), {"action": action or None, "limit": 200})
+    return render_template("console/audit.html", rows=rows, action=action)
