@@ -261,6 +261,9 @@ def test_arrival_reports_queue_first_officer_owns(client, services):
     rid = listed[0]["id"]
     opened = client.get(f"/api/v1/arrival-reports/{rid}", headers=a).json
     assert opened["mine"] and opened["origin_address"].endswith("某路1号")
+    with services.db.session() as s:  # reading the full report is audited
+        assert s.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "arrival_report.read", AuditLog.subject_person_id == pid)) == 1
     assert client.post(f"/api/v1/arrival-reports/{rid}/verify", json={}, headers=b).status_code == 403
     assert client.post(f"/api/v1/arrival-reports/{rid}/verify", json={"note": "已电话核实"}, headers=a).status_code == 200
     assert client.post(f"/api/v1/arrival-reports/{rid}/verify", json={}, headers=a).status_code == 409
