@@ -52,6 +52,10 @@ def create_app(env: dict | None = None, services=None) -> Flask:
     app.extensions["chat"] = ChatService(services)
     app.register_blueprint(wechat.bp)
 
+    from bot.channels import alipay
+
+    app.register_blueprint(alipay.bp)
+
     from bot import code_pages
 
     app.register_blueprint(code_pages.bp)

@@ -80,8 +80,25 @@ class ChatService:
 
     # -- the webhook's entry -------------------------------------------------------------------
 
-    def answer(self, msg: Inbound, now=None) -> list[str]:
-        """The texts to answer with; [] means: answer "success" now."""
+    def answer_later(self, msg: Inbound) -> int:
+        """For channels whose replies go through their API (Alipay, the mini-program): handle
+        the message now and leave the texts as a chat_reply notice for the push workers. A retry
+        of a message already handled sends nothing again. Returns the number of texts queued."""
+        texts = self.answer(msg, replay_retries=False)
+        if texts:
+            from bot.chat_actions import identity
+            from bot.models import Notice
+            from workers.notices import nudge_after_commit
+
+            with self.services.db.session() as s:
+                ident = identity(s, msg, create=True)
+                s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply", payload={"texts": texts}))
+                nudge_after_commit(s)
+        return len(texts)
+
+    def answer(self, msg: Inbound, now=None, replay_retries: bool = True) -> list[str]:
+        """The texts to answer with; [] means: answer "success" now. `replay_retries`: a retry
+        gets the first answer again (passive replies); otherwise it gets nothing."""
         conversation, dedupe = msg.conversation_key, msg.dedupe_key
         started = time.monotonic()
         try:
@@ -90,6 +107,8 @@ class ChatService:
             log.warning("conversation store unavailable: %s", exc.__class__.__name__)
             return [say("common.busy")]
         if begun.status == "seen":  # a retry: the first answer, once it is there
+            if not replay_retries:
+                return []
             answer = begun.value or self.store.wait_answer(conversation, dedupe, self.deadline)
             return json.loads(answer) if answer else []
         now = now or utcnow()

@@ -109,6 +109,15 @@ class AlipayPush(Protocol):
     def send_code_image(self, user_id: str, image_url: str, page_url: str, title: str) -> None: ...
 
 
+def pem(text: str, kind: str) -> str:
+    """A key as PEM: as given, or wrapped when it is the bare base64 body the Alipay console shows."""
+    text = text.strip()
+    if text.startswith("-----"):
+        return text
+    body = "\n".join(text[i:i + 64] for i in range(0, len(text), 64))
+    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
+
+
 class AlipayError(Exception):
     """A business failure from the Alipay gateway (code is not 10000)."""
 
@@ -128,8 +137,8 @@ class AlipayApi:
         from alipay import AliPay
         from alipay.utils import AliPayConfig
 
-        self.sdk = AliPay(appid=appid, app_private_key_string=app_private_key,
-                          alipay_public_key_string=alipay_public_key, sign_type="RSA2",
+        self.sdk = AliPay(appid=appid, app_private_key_string=pem(app_private_key, "PRIVATE KEY"),
+                          alipay_public_key_string=pem(alipay_public_key, "PUBLIC KEY"), sign_type="RSA2",
                           config=AliPayConfig(timeout=timeout))
         if gateway:
             self.sdk._gateway = gateway if gateway.endswith(".do") else gateway.rstrip("/") + "/gateway.do"

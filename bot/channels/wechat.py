@@ -6,6 +6,7 @@ decrypts and encrypts), parses the flat XML, answers passively with one text (en
 """
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Blueprint, Response, abort, current_app, request
@@ -40,10 +41,77 @@ def _signed(token: str, args) -> bool:
 
 @bp.get("/wechat")
 def verify():
-    cfg = _config()
+    return _verify(_config())
+
+
+def _verify(cfg: dict) -> Response:
     if not _signed(cfg["token"], request.args):
         abort(403)
     return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+def _mp_config() -> dict:
+    cfg = current_app.extensions["services"].settings.wechat_mp
+    if not cfg.get("token"):
+        abort(404)
+    return cfg
+
+
+@bp.get("/wechat/mp")
+def mp_verify():
+    return _verify(_mp_config())
+
+
+@bp.post("/wechat/mp")
+def mp_receive():
+    """Mini-program customer-service messages, XML or JSON, plain or safe mode. Answered with
+    `success` at once; the bot's replies go out through the customer-service API (workers)."""
+    cfg = _mp_config()
+    body = read_body()
+    args = request.args
+    is_json = body.lstrip()[:1] == b"{"
+    try:
+        data = json.loads(body) if is_json else None
+    except ValueError:
+        abort(400, "the body is not JSON")
+    if not is_json:
+        refuse_entities(body)
+    if args.get("encrypt_type", "raw").lower() == "aes" and cfg.get("encoding_aes_key"):
+        crypto = WeChatCrypto(cfg["token"], cfg["encoding_aes_key"], cfg.get("appid") or "")
+        try:
+            # wechatpy takes the JSON form as a dict (it has no JSON parser of its own)
+            plain = crypto.decrypt_message(data if is_json else body, args.get("msg_signature", ""),
+                                           args.get("timestamp", ""), args.get("nonce", ""))
+        except InvalidSignatureException:
+            abort(403)
+        except Exception:
+            abort(400, "the encrypted message could not be read")
+    else:
+        if not _signed(cfg["token"], args):
+            abort(403)
+        plain = None
+    try:
+        if plain is not None:
+            text = plain.decode() if isinstance(plain, bytes) else plain
+            if text.lstrip()[:1] == "{":
+                fields = _flat(json.loads(text))
+            else:
+                refuse_entities(text)
+                fields = parse_fields(text)
+        else:
+            fields = _flat(data) if is_json else parse_fields(body)
+        inbound = to_inbound(fields, "wechat_mp", cfg.get("appid") or "")
+    except Exception:
+        abort(400, "the message is not a mini-program message")
+    current_app.extensions["chat"].answer_later(inbound)
+    return Response("success", mimetype="text/plain")
+
+
+def _flat(data) -> dict:
+    """A JSON message as the flat fields the XML form has (numbers as text)."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return {k: (str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for k, v in data.items()}
 
 
 @bp.post("/wechat")

@@ -174,7 +174,7 @@ class Engine:
                     conv["at"] = now.timestamp()
                 return conv, out
             return None, [self._menu(run)]
-        if event == "scan":
+        if event in ("scan", "enter", "user_enter_tempsession"):  # a QR scan; Alipay / mini-program chat opened
             return conv, [self._menu(run)]
         return conv, []  # view, location reports, template-send results...: nothing to say
 
