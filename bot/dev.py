@@ -30,6 +30,29 @@ def _port_free(port: int) -> bool:
             return False
 
 
+def _dev_alipay_keys(var_dir, env: dict):
+    """An app key pair and a key for the stub's "Alipay", made once (0600) under var/."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    paths = {}
+    for name in ("alipay_app_key.pem", "alipay_stub_key.pem"):
+        path = var_dir / name
+        if not path.exists():
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+            path.chmod(0o600)
+        paths[name] = path
+    stub_key = serialization.load_pem_private_key(paths["alipay_stub_key.pem"].read_bytes(), None)
+    public = var_dir / "alipay_stub_public.pem"
+    public.write_bytes(stub_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                          serialization.PublicFormat.SubjectPublicKeyInfo))
+    env.update(ALIPAY_APPID="2021000000000000", ALIPAY_APP_PRIVATE_KEY="@" + str(paths["alipay_app_key.pem"]),
+               ALIPAY_PUBLIC_KEY="@" + str(public))
+    return paths["alipay_stub_key.pem"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -137,7 +160,13 @@ def main() -> int:
             stub_port = settings.port + 10 if _port_free(settings.port + 10) else _free_port()
             stub = f"http://127.0.0.1:{stub_port}"
             env["WECHAT_API_BASE"] = stub
-            procs.append(subprocess.Popen([python, "-m", "bot.platform_stub", "--port", str(stub_port)], **common))
+            stub_args = ["--port", str(stub_port)]
+            if not settings.alipay.get("appid"):
+                # no Alipay account either: the stub plays Alipay with keys kept under var/
+                stub_key = _dev_alipay_keys(settings.var_dir, env)
+                env["ALIPAY_GATEWAY"] = stub
+                stub_args += ["--alipay-key", str(stub_key)]
+            procs.append(subprocess.Popen([python, "-m", "bot.platform_stub", *stub_args], **common))
         procs.append(subprocess.Popen([python, "-m", "gunicorn", "--workers", "2", "--bind",
                                        f"127.0.0.1:{settings.port}", "--graceful-timeout", "5",
                                        "--log-level", "warning", "wsgi:app"], **common))

@@ -232,3 +232,17 @@ def test_mini_program_plain_xml_too(app, stub):
     assert r.data == b"success"
     notices.drain()
     assert "请回复数字选择服务" in sent_to(stub, "mp-user-2")[0]["text"]["content"]
+
+
+def test_alipay_click_enter_and_image(app, stub):
+    client = app.test_client()
+    user = "2088000000000003"
+    post(client, notify(user, "<EventType><![CDATA[enter]]></EventType>", msg_type="event"))
+    post(client, notify(user, "<EventType><![CDATA[click]]></EventType><ActionParam><![CDATA[FAQ]]></ActionParam>",
+                        msg_type="event"))
+    post(client, notify(user, "<Image><MediaId><![CDATA[img-1]]></MediaId></Image>", msg_type="image"))
+    notices.drain()
+    texts = [m["alipay"]["text"]["content"] for m in sent_to(stub, user)]
+    assert "请回复数字选择服务" in texts[0]      # entering the life account shows the menu
+    assert "常见问题" in texts[1]                # the FAQ menu item
+    assert "请回复问题前的序号" in texts[2] or "需要文字" in texts[2] or "文字" in texts[2]

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import psutil
@@ -52,6 +53,11 @@ def test_make_dev_runs_and_ctrl_c_stops_everything(tmp_path):
         names = " ".join(" ".join(p.cmdline()) for p in family)
         assert "redis-server" in names and "gunicorn" in names and "-m workers" in names
         assert "bot.platform_stub" in names and "Platform API" in out and "(local stub)" in out
+        # the Alipay channel is configured against the stub too (404 would mean it is off)
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/alipay", data=b"service=x"))
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 400
         # a declaration on the development chat page: the worker pushes the code image to the stub
         base = f"http://127.0.0.1:{port}"
         for line in (*REGISTRATION, *CLEAN, "1"):
