@@ -74,6 +74,10 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
         app.register_blueprint(devchat.bp)
 
+    from bot import limits
+
+    limits.install(app, services)
+
     from bot import cli
 
     cli.register(app)

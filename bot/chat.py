@@ -60,7 +60,8 @@ class ChatService:
     @cached_property
     def store(self) -> ConversationStore:
         return ConversationStore(self.services.redis.client(), self.services.vault,
-                                 self.services.settings.conversation_timeout)
+                                 self.services.settings.conversation_timeout,
+                                 rate_per_min=self.services.settings.chat_rate_per_min)
 
     def options(self) -> dict:
         """What flows may read of the deployment; the policy file is looked at once a second."""
@@ -106,6 +107,8 @@ class ChatService:
         except (RedisError, Busy) as exc:
             log.warning("conversation store unavailable: %s", exc.__class__.__name__)
             return [say("common.busy")]
+        if begun.status == "limited":  # flooding: said once, then silence until the minute is over
+            return [say("common.slow_down")] if begun.value == "1" else []
         if begun.status == "seen":  # a retry: the first answer, once it is there
             if not replay_retries:
                 return []

@@ -64,6 +64,9 @@ class Settings:
     effect_modules: tuple[str, ...] = ("workers.effects", "workers.codes", "workers.appeals")
     sms_sender: str = "log"
     reply_deadline: float = 4.0  # seconds a webhook waits for the answer before it says "success"
+    staff_rate_limit: str = "600 per minute"  # per staff token, on the API
+    login_rate_limit: str = "10 per minute"   # per address, console sign-in attempts
+    chat_rate_per_min: int = 30               # messages per chat user per minute
     notice_lease: int = 120  # seconds a delivery run holds its notices (renewed while it works)
     push_timeout: float = 5.0  # seconds for one platform API call
 
@@ -102,6 +105,17 @@ def _int(env, name, default, lo=1, hi=10**9):
     if not lo <= value <= hi:
         raise SettingError(name, f"must be between {lo} and {hi}, got {value}")
     return value
+
+
+def _limit(env, name, default):
+    raw = _get(env, name, default)
+    try:
+        from limits import parse_many
+
+        parse_many(raw)
+    except ValueError:
+        raise SettingError(name, f"must be a rate such as '600 per minute', got {raw!r}") from None
+    return raw
 
 
 def _float(env, name, default, lo=0.01, hi=3600.0):
@@ -276,5 +290,8 @@ def load_settings(env: dict | None = None) -> Settings:
         sms_sender=sms_sender,
         reply_deadline=_float(env, "REPLY_DEADLINE", 4.0, 0.05, 4.5),
         notice_lease=_int(env, "NOTICE_LEASE", 120, 2, 3600),
+        staff_rate_limit=_limit(env, "STAFF_RATE_LIMIT", "600 per minute"),
+        login_rate_limit=_limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),
+        chat_rate_per_min=_int(env, "CHAT_RATE_PER_MIN", 30, 1, 100_000),
         push_timeout=_float(env, "PUSH_TIMEOUT", 5.0, 0.1, 60),
     )

@@ -56,6 +56,7 @@ def base_env(var_dir: Path, database_url: str, redis_url: str, **extra) -> dict:
         "PII_KEY": PII_KEY, "SECRET_KEY": SECRET_KEY, "LOG_LEVEL": "WARNING",
         "EFFECT_MODULES": "workers.effects,workers.codes,workers.appeals,tests.support.effects",
         "OUTBOX_LEASE": "1", "OUTBOX_JOB_TIMEOUT": "3", "OUTBOX_SWEEP_INTERVAL": "0.2",
+        "CHAT_RATE_PER_MIN": "100000", "STAFF_RATE_LIMIT": "100000 per minute", "LOGIN_RATE_LIMIT": "1000 per minute",
         "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT),
     }
     env.update({k: str(v) for k, v in extra.items()})

@@ -22,9 +22,9 @@ import re
 import time
 import urllib.parse
 from functools import lru_cache
-from xml.etree.ElementTree import fromstring
 
 from cryptography.exceptions import InvalidSignature
+from defusedxml.ElementTree import fromstring
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from flask import Blueprint, Response, abort, current_app, request
@@ -160,7 +160,7 @@ def receive():
 def to_inbound(xml: str, app_id: str) -> Inbound:
     """An Alipay message (decoded biz_content XML) -> the neutral Inbound. Text and media sit one
     level down (<Text><Content>, <Image><MediaId>)."""
-    root = fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", xml))
+    root = fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", xml), forbid_dtd=True)
     f = {child.tag: (child.text or "").strip() for child in root}
     user, msg_type = f.get("FromUserId") or "", (f.get("MsgType") or "").lower()
     if not user or not msg_type:

@@ -22,6 +22,9 @@ log = logging.getLogger("bot.chat")
 BEGIN = """
 local seen = redis.call('GET', KEYS[1])
 if seen then return {'seen', seen} end
+local sent = redis.call('INCR', KEYS[4])
+if sent == 1 then redis.call('EXPIRE', KEYS[4], 120) end
+if sent > tonumber(ARGV[4]) then return {'limited', tostring(sent - tonumber(ARGV[4]))} end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'locked', ''} end
 redis.call('SET', KEYS[1], '', 'EX', ARGV[3])
 return {'ok', redis.call('GET', KEYS[3]) or ''}
@@ -58,8 +61,9 @@ class Begun:
 
 
 class ConversationStore:
-    def __init__(self, redis, vault: Vault, timeout: int, prefix: str = "chat"):
+    def __init__(self, redis, vault: Vault, timeout: int, prefix: str = "chat", rate_per_min: int = 30):
         self.redis = redis
+        self.rate_per_min = rate_per_min
         self.vault = vault
         self.timeout = timeout
         self.prefix = prefix
@@ -77,13 +81,15 @@ class ConversationStore:
 
     def begin(self, conversation: str, dedupe: str, wait: float = 3.0) -> Begun:
         """('ok', state) with the lock held; ('seen', answer) for a retry ('' while the first is
-        still being handled). Raises Busy when the user's lock stays taken for `wait` seconds."""
+        still being handled); ('limited', how many over) past the user's messages per minute.
+        Raises Busy when the user's lock stays taken for `wait` seconds."""
         seen, lock, state, _ = self.keys(conversation, dedupe)
+        rate = f"{self.prefix}:rate:{conversation}:{int(time.time() // 60)}"
         token = secrets.token_hex(8)
         deadline = time.monotonic() + wait
         delay = 0.005
         while True:
-            status, value = self._begin([seen, lock, state], [token, LOCK_MS, SEEN_TTL])
+            status, value = self._begin([seen, lock, state, rate], [token, LOCK_MS, SEEN_TTL, self.rate_per_min])
             status, value = status.decode(), value.decode()
             if status != "locked":
                 return Begun(status, value, token)

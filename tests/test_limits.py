@@ -1,0 +1,72 @@
+"""Rate limits: per chat user (a polite text once, then silence), per staff token on the API
+(429), per address on the console sign-in; and XML with a DTD never reaches a parser."""
+from __future__ import annotations
+
+import pytest
+
+from bot.staff import create_staff
+from tests.support.chat import WECHAT_ENV, Chat
+
+
+def _app(env, **extra):
+    from bot import create_app
+    from bot.services import Services
+
+    svc = Services.from_env({**env, **WECHAT_ENV, **extra})
+    return create_app(services=svc), svc
+
+
+def test_a_chat_user_sending_too_fast_is_told_once(env):
+    app, svc = _app(env, CHAT_RATE_PER_MIN="3")
+    try:
+        chat = Chat(app, user="o-fast")
+        for _ in range(3):
+            assert "请回复数字" in chat.say("菜单")
+        assert "太快" in chat.say("菜单")
+        assert chat.say("菜单") == ""            # then silence: no text to flood back
+        # a retry of an answered message is not a new message: it gets its first answer
+        ex = chat.sim.text("o-other", "菜单")
+        for _ in range(5):
+            assert chat.sim.send(ex.request_xml).texts == ex.texts
+        assert "请回复数字" in Chat(app, user="o-slow").say("菜单")  # others are not affected
+    finally:
+        svc.close()
+
+
+def test_staff_tokens_are_limited_one_by_one(env):
+    app, svc = _app(env, STAFF_RATE_LIMIT="3 per minute")
+    try:
+        with svc.db.session() as s:
+            a = create_staff(s, "admin", "甲")[1]
+            b = create_staff(s, "admin", "乙")[1]
+        client = app.test_client()
+        codes = [client.get("/api/v1/stats", headers={"Authorization": f"Bearer {a}"}).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = client.get("/api/v1/stats", headers={"Authorization": f"Bearer {a}"})
+        assert limited.json["error"] and "Retry-After" in limited.headers
+        assert client.get("/api/v1/stats", headers={"Authorization": f"Bearer {b}"}).status_code == 200
+    finally:
+        svc.close()
+
+
+def test_console_sign_in_attempts_are_limited(env):
+    app, svc = _app(env, LOGIN_RATE_LIMIT="2 per minute")
+    try:
+        client = app.test_client()
+        codes = [client.post("/console/login", data={"token": "hcs_guess"}).status_code for _ in range(3)]
+        assert codes == [401, 401, 429]
+    finally:
+        svc.close()
+
+
+@pytest.mark.parametrize("body", [
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><xml>&lol2;</xml>',
+    b'<!DOCTYPE xml SYSTEM "file:///etc/passwd"><xml/>',
+])
+def test_entity_expansion_is_refused_by_the_parser_itself(body):
+    import defusedxml
+
+    from bot.channels import parse_fields
+
+    with pytest.raises(defusedxml.DefusedXmlException):
+        parse_fields(body)
