@@ -74,6 +74,7 @@ def live(env):
 
 
 def test_reviewer_decides_an_appeal_in_the_browser_and_the_citizen_sees_it(live, browser):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -97,7 +98,7 @@ def test_reviewer_decides_an_appeal_in_the_browser_and_the_citizen_sees_it(live,
     notices.drain()
 
     token = _token(svc, "reviewer", name="审核员甲")
-    wait = WebDriverWait(browser, 15)
+    wait = WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,))  # pages reload
     browser.get(base + "/console")
     browser.find_element(By.ID, "token").send_keys(token)
     browser.find_element(By.ID, "login").click()

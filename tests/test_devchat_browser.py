@@ -25,12 +25,13 @@ def live_app(env):
 
 
 def test_declaration_on_the_dev_chat_page(live_app, browser):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     base, svc = live_app
     browser.get(base + "/dev/chat")
-    wait = WebDriverWait(browser, 15)
+    wait = WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,))  # pages reload
     box = browser.find_element(By.ID, "text")
 
     def bot_bubbles():
