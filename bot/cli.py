@@ -17,6 +17,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(staff_group)
     app.cli.add_command(outbox_group)
     app.cli.add_command(worker_command)
+    app.cli.add_command(purge_command)
     from bot.rules.cli import policy_group
 
     app.cli.add_command(policy_group)
@@ -66,6 +67,45 @@ def staff_create(role, name, scope):
         sys.exit(2)
     click.echo(f"staff #{staff.id} {name} ({role}) token (shown once, keep it safe):")
     click.echo(token)
+
+
+@click.command("purge", help="Remove personal data: past the retention period (--older-than DAYS), or all of "
+                             "it at the end of the epidemic (--all-personal-data). Anonymous counts stay.")
+@click.option("--older-than", "days", type=click.IntRange(1, 36500), help="remove records older than DAYS days")
+@click.option("--all-personal-data", "everything", is_flag=True, help="remove every person and all about them")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@with_appcontext
+def purge_command(days, everything, yes):
+    from sqlalchemy import func, select
+
+    from bot import purge
+    from bot.models import Person
+
+    if bool(days) == bool(everything):
+        click.echo("error: give exactly one of --older-than DAYS and --all-personal-data", err=True)
+        sys.exit(2)
+    svc = services()
+    if everything:
+        with svc.db.session() as s:
+            total = s.scalar(select(func.count()).select_from(Person)) or 0
+        question = f"Remove ALL personal data ({total} people and everything about them)?"
+    else:
+        counts = purge.count(svc.db, purge.plan_older_than(days))
+        total = sum(counts.values())
+        for label, n in counts.items():
+            click.echo(f"{label:28} {n}")
+        question = f"Remove these {total} records older than {days} days?"
+    if not yes and not click.confirm(question):
+        click.echo("nothing removed")
+        return
+    with click.progressbar(length=max(total, 1), label="purging", show_pos=True) as bar:
+        def progress(label, n):
+            bar.label = label
+            bar.update(n)
+
+        done = purge.everything(svc, progress) if everything else purge.older_than(svc, days, progress)
+    for label, n in done.items():
+        click.echo(f"removed {n} {label}")
 
 
 @click.group("outbox", cls=AppGroup, help="The effect outbox.")
