@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 import urllib.parse
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 import xmltodict
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from wechatpy.crypto import PrpCrypto, WeChatCrypto, _get_signature
+
+from bot.channels import cdata
 
 bp = Blueprint("devchat", __name__)
 
@@ -43,13 +46,14 @@ class WeChatSimulator:
         self.account = "gh_" + hashlib.sha1(cfg["appid"].encode()).hexdigest()[:12]
 
     def xml(self, user: str, msg_type: str, fields: dict, msg_id: bool = True, created: int | None = None) -> str:
-        parts = [f"<ToUserName><![CDATA[{self.account}]]></ToUserName>",
-                 f"<FromUserName><![CDATA[{user}]]></FromUserName>",
+        parts = [f"<ToUserName>{cdata(self.account)}</ToUserName>",
+                 f"<FromUserName>{cdata(user)}</FromUserName>",
                  f"<CreateTime>{created or int(time.time())}</CreateTime>",
-                 f"<MsgType><![CDATA[{msg_type}]]></MsgType>"]
+                 f"<MsgType>{cdata(msg_type)}</MsgType>"]
         for name, value in fields.items():
+            # WeChat never delivers characters XML cannot hold (NUL, most control characters)
             parts.append(f"<{name}>{value}</{name}>" if isinstance(value, (int, float)) else
-                         f"<{name}><![CDATA[{value}]]></{name}>")
+                         f"<{name}>{cdata(XML_INVALID.sub('', str(value)))}</{name}>")
         if msg_id:
             parts.append(f"<MsgId>{secrets.randbits(62)}</MsgId>")
         return "<xml>" + "".join(parts) + "</xml>"
@@ -96,6 +100,9 @@ class WeChatSimulator:
             crypto = WeChatCrypto(self.cfg["token"], self.cfg["encoding_aes_key"], self.cfg["appid"])
             reply = crypto.decrypt_message(doc, doc["MsgSignature"], doc["TimeStamp"], doc["Nonce"])
         return xmltodict.parse(reply)["xml"].get("Content") or ""
+
+
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _sign(token: str, timestamp: str, nonce: str) -> str:
