@@ -20,6 +20,7 @@ from bot.staff import authenticate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 ROUTES: list[dict] = []  # what the OpenAPI document describes
+MAX_ID = 2**31 - 1        # ids in paths and queries: larger ones are nobody (and would overflow the database)
 
 
 class ApiError(Exception):
@@ -29,9 +30,11 @@ class ApiError(Exception):
 
 
 def staff_route(rule: str, roles: tuple[str, ...], methods=("GET",), *, body: type[Schema] | None = None,
-                query: type[Schema] | None = None, response: type[Schema] | None = None, summary: str = ""):
+                query: type[Schema] | None = None, response: type[Schema] | None = None, summary: str = "",
+                documented_body: dict | None = None):
     """A view for staff of `roles` (admin is not implied: each route lists who may call it).
-    The view gets the loaded body as `data=` and the loaded query as `args=` when declared."""
+    The view gets the loaded body as `data=` and the loaded query as `args=` when declared.
+    `documented_body`: {media type: schema} for views that read their body themselves."""
     def decorate(view):
         @wraps(view)
         def guarded(*args, **kwargs):
@@ -43,6 +46,8 @@ def staff_route(rule: str, roles: tuple[str, ...], methods=("GET",), *, body: ty
             if staff.role not in roles:
                 raise ApiError(403, f"the {staff.role} role may not do this")
             g.staff = staff
+            if any(isinstance(v, int) and not 0 < v <= MAX_ID for v in kwargs.values()):
+                raise ApiError(404, "not found")
             if query is not None:
                 kwargs["args"] = _load(query(), request.args.to_dict(), "query")
             if body is not None:
@@ -51,6 +56,7 @@ def staff_route(rule: str, roles: tuple[str, ...], methods=("GET",), *, body: ty
 
         bp.add_url_rule(rule, view.__name__, guarded, methods=list(methods))
         ROUTES.append({"rule": rule, "methods": list(methods), "roles": roles, "body": body, "query": query,
+                       "documented_body": documented_body,
                        "response": response, "summary": summary or (view.__doc__ or "").strip().split("\n")[0],
                        "name": view.__name__})
         return guarded
@@ -118,6 +124,15 @@ def _http_error(exc: HTTPException):
     return resp
 
 
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _routing_error(exc: HTTPException):
+    """No route matched (e.g. text where a number is expected): JSON under /api/, as documented."""
+    if request.path.startswith(bp.url_prefix + "/"):
+        return _http_error(exc)
+    return exc
+
+
 # -- the OpenAPI document ----------------------------------------------------------------------------
 
 @bp.get("/openapi.json")
@@ -153,19 +168,27 @@ def openapi_spec() -> dict:
             if r["body"] is not None:
                 op["requestBody"] = {"required": True, "content": {"application/json": {"schema": r["body"]}}}
                 op["responses"]["400"] = {"description": "invalid fields, named", **error}
+            if r["documented_body"]:
+                op["requestBody"] = {"required": True, "content": {
+                    media: {"schema": schema} for media, schema in r["documented_body"].items()}}
+                op["responses"]["400"] = {"description": "invalid fields, named (rows and fields)", **error}
             if r["query"] is not None:
                 op["responses"]["400"] = {"description": "invalid query, named", **error}
             ok = {"description": "done"}
             if r["response"] is not None:
                 ok["content"] = {"application/json": {"schema": r["response"]}}
             op["responses"]["200"] = ok
-            if "<" in r["rule"]:
-                op["responses"]["404"] = {"description": "not found", **error}
+            op["responses"]["404"] = {"description": "not found (the id, number or person)", **error}
             op["responses"]["409"] = {"description": "conflict with the current state", **error}
+            op["responses"]["429"] = {"description": "too many requests for this token", **error}
             paths.setdefault(path, {})[method.lower()] = op
     for path, ops in paths.items():
         spec.path(path=path, operations=ops)
-    return spec.to_dict()
+    doc = spec.to_dict()
+    for name, schema in doc.get("components", {}).get("schemas", {}).items():
+        if name != "Error" and "properties" in schema:
+            schema.setdefault("additionalProperties", False)  # marshmallow refuses unknown fields
+    return doc
 
 
 from bot.api import admin, appeals, arrivals, lab, people, risk_areas, scans  # noqa: E402  (routes register)

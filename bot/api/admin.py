@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from bot import db
-from bot.api import staff_route
+from bot.api import MAX_ID, staff_route
 from bot.appeals import OPEN
 from bot.db import SHANGHAI, utcnow
 from bot.models import Appeal, AuditLog, Code, DailyColourCount, Notice
@@ -16,11 +16,11 @@ from bot.models import Appeal, AuditLog, Code, DailyColourCount, Notice
 class AuditQuery(Schema):
     action = fields.String(validate=validate.Length(max=64))
     actor_kind = fields.String(validate=validate.OneOf(("staff", "citizen", "system")))
-    actor_id = fields.Integer()
-    person_id = fields.Integer()
+    actor_id = fields.Integer(validate=validate.Range(1, MAX_ID))
+    person_id = fields.Integer(validate=validate.Range(1, MAX_ID))
     since = fields.AwareDateTime(default_timezone=SHANGHAI)
     until = fields.AwareDateTime(default_timezone=SHANGHAI)
-    before_id = fields.Integer(metadata={"description": "page: rows older than this id"})
+    before_id = fields.Integer(validate=validate.Range(1, MAX_ID), metadata={"description": "page: rows older than this id"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 

@@ -40,6 +40,11 @@ class BatchIn(Schema):
     results = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=MAX_ROWS))
 
 
+class BatchDoc(Schema):
+    """What the document shows (rows are checked one by one, so the batch takes any rows)."""
+    results = fields.List(fields.Nested(ResultIn), required=True)
+
+
 class BatchOut(Schema):
     received = fields.Integer()
     stored = fields.Integer()
@@ -49,7 +54,8 @@ class BatchOut(Schema):
     errors = fields.List(fields.Dict(), metadata={"description": "[{row, errors}] for rows not stored"})
 
 
-@staff_route("/test-results", roles=("lab",), methods=("POST",), response=BatchOut)
+@staff_route("/test-results", roles=("lab",), methods=("POST",), response=BatchOut,
+             documented_body={"application/json": BatchDoc})
 def test_results():
     """Upload a batch of test results (a JSON list, or {"results": [...]})."""
     from flask import request

@@ -67,7 +67,9 @@ def list_areas():
                       for a in session.scalars(select(RiskArea).order_by(RiskArea.code))]}
 
 
-@staff_route("/risk-areas", roles=("admin",), methods=("PUT",), query=PutQuery)
+@staff_route("/risk-areas", roles=("admin",), methods=("PUT",), query=PutQuery,
+             documented_body={"application/json": AreasIn,
+                              "text/csv": {"type": "string", "description": "code,name,level,since"}})
 def replace_areas(args):
     """Replace the table (JSON or CSV); re-evaluates the people the change can affect."""
     session = db.session()
