@@ -81,7 +81,7 @@ class EmbeddedRedis:
             self.socket.unlink(missing_ok=True)
             args = [
                 server_binary(), "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
-                "--dir", str(self.dir), "--dbfilename", "redis.rdb", "--save", "60 1",
+                "--dir", str(self.dir), "--dbfilename", "redis.rdb", "--save", "60", "1",
                 "--pidfile", str(self.pidfile), "--logfile", str(self.logfile), "--daemonize", "no",
                 "--maxclients", "4064",
             ]

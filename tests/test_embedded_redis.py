@@ -61,3 +61,22 @@ def test_stale_pidfile_replaced(tmp_path):
         assert server.ensure() is True and server.answers()
     finally:
         server.stop()
+
+
+def test_the_embedded_server_keeps_its_data_across_a_restart(tmp_path):
+    import redis
+
+    from bot.redis_server import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path)
+    server.ensure()
+    try:
+        client = redis.Redis.from_url(server.url)
+        client.set("kept", "yes")
+        client.close()
+        server.stop()  # SIGTERM: the server writes its snapshot and exits
+        assert (tmp_path / "redis.rdb").exists()
+        server.ensure()
+        assert redis.Redis.from_url(server.url).get("kept") == b"yes"
+    finally:
+        server.stop()
