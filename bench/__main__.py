@@ -9,7 +9,7 @@ import time
 
 from bot.settings import ROOT
 
-BENCHMARKS = ["bench.webhook", "bench.outbox", "bench.rules", "bench.images", "bench.pushes"]
+BENCHMARKS = ["bench.webhook", "bench.outbox", "bench.rules", "bench.images", "bench.pushes", "bench.load"]
 
 
 def main(argv=None) -> int:
