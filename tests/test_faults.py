@@ -35,3 +35,40 @@ def test_redis_stopped_mid_conversation_then_back(env, tmp_path):
     finally:
         svc.close()
         server.stop()
+
+
+def test_no_log_line_holds_an_unmasked_id_number_or_phone(env, capsys):
+    """A whole declaration, a staff look-up and a failing step, all logged at DEBUG: the raw
+    ID number and phone never appear (SQL echo off; the JSON formatter masks messages and
+    tracebacks)."""
+    import logging
+
+    from bot import create_app
+    from bot.logs import configure_logging
+    from bot.services import Services
+    from bot.staff import create_staff
+    from tests.support.chat import CLEAN
+
+    svc = Services.from_env({**env, **WECHAT_ENV, "LOG_LEVEL": "DEBUG"})
+    try:
+        app = create_app(services=svc)
+        configure_logging("DEBUG")
+        logging.getLogger("bot.test").info("registering %s with %s", REGISTRATION[3], REGISTRATION[4])
+        chat = Chat(app, user="o-logs")
+        chat.run(*REGISTRATION, *CLEAN, "1")
+        with svc.db.session() as s:
+            token = create_staff(s, "reviewer", "审核员")[1]
+        app.test_client().get("/api/v1/people", query_string={"id_number": REGISTRATION[3]},
+                              headers={"Authorization": f"Bearer {token}"})
+        try:
+            raise ValueError(f"bad number {REGISTRATION[3]} / {REGISTRATION[4]}")
+        except ValueError:
+            logging.getLogger("bot.test").exception("failed")
+        out = capsys.readouterr()
+        logged = out.err + out.out
+        assert "registering" in logged and "failed" in logged
+        assert REGISTRATION[3] not in logged and REGISTRATION[4] not in logged
+        assert REGISTRATION[3][:3] + "*" in logged  # masked forms are there instead
+    finally:
+        logging.getLogger().setLevel("WARNING")
+        svc.close()
