@@ -259,3 +259,19 @@ def test_policy_change_run_covers_everyone(services, monkeypatch):
         r = s.get(ReevaluationRun, run.id)
         assert (r.status, r.total, r.processed) == ("done", 9, 9)
         assert {(s.get(Code, pid).colour, s.get(Code, pid).rule) for pid in ids} == {("yellow", "Z6")}
+
+
+def test_a_damaged_name_does_not_stop_the_fan_out(services):
+    from sqlalchemy import text
+
+    from workers.codes import masked_names
+
+    with services.db.session() as s:
+        a = person(services, s, ID_A, "张三")
+        b = person(services, s, ID_B, "李四")
+        s.flush()
+        ids = (a.id, b.id)
+    with services.db.session() as s:  # b's name written under a key this deployment does not have
+        s.execute(text("UPDATE people SET name = :v WHERE id = :id"), {"v": "zz.bm90IG91cnM", "id": ids[1]})
+    with services.db.session() as s:
+        assert masked_names(s, ids) == {ids[0]: "张*", ids[1]: ""}

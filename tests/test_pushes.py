@@ -340,3 +340,24 @@ def test_replies_of_unwaited_sends_do_not_pile_up(push):
     assert conn[2] <= MAX_UNREAD
     fast._read_unread(conn)  # every reply read: every SET was done
     assert conn[2] == 0 and push.redis.client().get(f"pile:{MAX_UNREAD * 3 - 1}") == b"x"
+
+
+def test_a_platform_time_out_is_retried_and_delivered_once(env, stub):
+    svc = _push_services(env, stub, PUSH_TIMEOUT="0.5")
+    try:
+        nid = _notice(svc, openid="o-slow-platform")
+        _control(stub, "/_stub/faults", {"path": "/cgi-bin/message/custom/send", "touser": "o-slow-platform",
+                                         "delay": 1.5, "times": 1})
+        notices.drain()
+        status, _, reason, attempts = _state(svc, nid)
+        assert status == "pending" and "unreachable" in reason and attempts == 1
+        import time as _time
+
+        _time.sleep(1.5)  # the platform finished with the abandoned call: it did not count it
+        with svc.db.session() as s:
+            s.execute(update(Notice).values(available_at=utcnow()))
+        notices.drain()
+        assert _state(svc, nid)[0] == "delivered"
+        assert [m["touser"] for m in _messages(stub)["messages"]] == ["o-slow-platform"]  # once
+    finally:
+        svc.close()

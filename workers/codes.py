@@ -80,8 +80,21 @@ def recipients(s, person_ids) -> dict[int, list[tuple[int, bool]]]:
 
 
 def masked_names(s, person_ids) -> dict[int, str]:
-    return {pid: mask_name(name) for pid, name in s.execute(select(Person.id, Person.name).where(
-        Person.id.in_(set(person_ids))))}
+    """Masked names for notices. Decrypted one by one, so one damaged value (or a key no longer
+    configured) costs that notice its name, not the whole batch its delivery."""
+    from sqlalchemy import String, type_coerce
+
+    from bot.pii import DecryptError
+
+    vault = s.get_bind().dialect.pii_vault
+    out = {}
+    for pid, raw in s.execute(select(Person.id, type_coerce(Person.name, String)).where(Person.id.in_(set(person_ids)))):
+        try:
+            out[pid] = mask_name(vault.decrypt(raw, "people.name"))
+        except (DecryptError, ValueError):
+            log.warning("the name of person %s could not be read; the notice goes without it", pid)
+            out[pid] = ""
+    return out
 
 
 @effect("codes.changed")
