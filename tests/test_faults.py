@@ -72,3 +72,33 @@ def test_no_log_line_holds_an_unmasked_id_number_or_phone(env, capsys):
     finally:
         logging.getLogger().setLevel("WARNING")
         svc.close()
+
+
+@pytest.mark.slow
+def test_postgresql_unreachable_mid_conversation_then_back(env, pg_schema_url):
+    """Through a proxy that goes away and comes back (PostgreSQL only: SQLite has no server)."""
+    if not pg_schema_url:
+        pytest.skip("runs against PostgreSQL (TEST_DATABASE_URL)")
+    from urllib.parse import urlsplit, urlunsplit
+
+    from bot import create_app
+    from bot.services import Services
+    from tests.support.chat import CLEAN
+    from tests.support.proxy import Proxy
+
+    parts = urlsplit(pg_schema_url)
+    proxy = Proxy((parts.hostname, parts.port or 5432)).start()
+    netloc = parts.netloc.replace(f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{proxy.port}")
+    svc = Services.from_env({**env, **WECHAT_ENV, "DATABASE_URL": urlunsplit(parts._replace(netloc=netloc))})
+    try:
+        chat = Chat(create_app(services=svc), user="o-dbfault")
+        chat.run(*REGISTRATION, *CLEAN)      # at the summary
+        proxy.stop()
+        started = time.monotonic()
+        reply = chat.say("1")
+        assert "系统繁忙" in reply and time.monotonic() - started < 5
+        proxy.start()
+        assert "申报成功" in chat.say("1")   # the state was kept; no restart needed
+    finally:
+        proxy.stop()
+        svc.close()

@@ -87,13 +87,16 @@ def masked_names(s, person_ids) -> dict[int, str]:
     from bot.pii import DecryptError
 
     vault = s.get_bind().dialect.pii_vault
-    out = {}
+    out, unreadable = {}, []
     for pid, raw in s.execute(select(Person.id, type_coerce(Person.name, String)).where(Person.id.in_(set(person_ids)))):
         try:
             out[pid] = mask_name(vault.decrypt(raw, "people.name"))
         except (DecryptError, ValueError):
-            log.warning("the name of person %s could not be read; the notice goes without it", pid)
+            unreadable.append(pid)
             out[pid] = ""
+    if unreadable:
+        log.warning("%d names could not be read (e.g. person %s); their notices go without them",
+                    len(unreadable), unreadable[0])
     return out
 
 
