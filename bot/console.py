@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot import appeals as appeal_rules
 from bot import db
+from bot.api import CONTROL
 from bot.db import SHANGHAI, utcnow
 from bot.models import Appeal, AppealEvidence, ArrivalReport, Staff
 from bot.staff import hash_token
@@ -186,6 +187,8 @@ def decide(number):
         problems.append("更正时须选择更正后的颜色。")
     if not 2 <= len(reply) <= 500:
         problems.append("答复须为2到500字。")
+    if CONTROL.search(reply):
+        problems.append("答复含有无法保存的控制字符。")
     if not problems:
         try:
             appeal_rules.decide(s, current_app.extensions["services"], a, g.staff.id, outcome, reply,
@@ -229,7 +232,7 @@ def arrival(report_id):
             flash("该报备已由其他工作人员处理。", "error")
         else:
             r.status, r.verified_at, r.claimed_by_id = "verified", utcnow(), g.staff.id
-            r.note = (request.form.get("note") or "").strip()[:500] or None
+            r.note = CONTROL.sub("", (request.form.get("note") or "").strip())[:500] or None
             from bot import audit
 
             audit.record(s, "arrival_report.verified", actor_kind="staff", actor_id=g.staff.id,

@@ -279,3 +279,11 @@ def test_stats_and_audit_for_admins(client, services, tokens):
     client.get("/api/v1/people", query_string={"id_number": NUMBER}, headers=auth(tokens["reviewer"]))
     rows = client.get("/api/v1/audit?action=person.*", headers=auth(tokens["admin"])).json["rows"]
     assert rows and rows[0]["action"] == "person.lookup" and NUMBER not in str(rows)
+
+
+def test_control_characters_are_a_400_not_a_failed_insert(client, tokens):
+    r = client.put("/api/v1/risk-areas", json=[{"code": "330106", "name": "西湖\x00区", "level": "high",
+                                                 "since": "2026-11-20"}], headers=auth(tokens["admin"]))
+    assert r.status_code == 400 and r.json["errors"]["areas"]["0"]["name"]
+    r = client.post("/api/v1/scans", json={"token": "x" * 32, "venue": "超市\x00"}, headers=auth(tokens["scanner"]))
+    assert r.status_code == 400 and "venue" in r.json["errors"]

@@ -35,7 +35,7 @@ def test_api_never_fails_and_answers_as_documented(services):
         token = tokens[_role_for(operation.path, operation.method)]
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
         def check(case):
             response = case.call(headers={"Authorization": f"Bearer {token}"})
             assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])

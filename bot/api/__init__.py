@@ -12,7 +12,7 @@ import re
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, pre_load
 from werkzeug.exceptions import HTTPException
 
 from bot import audit, db
@@ -21,6 +21,23 @@ from bot.staff import authenticate
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 ROUTES: list[dict] = []  # what the OpenAPI document describes
 MAX_ID = 2**31 - 1        # ids in paths and queries: larger ones are nobody (and would overflow the database)
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class ApiSchema(Schema):
+    """Every API schema: control characters (NUL above all, which PostgreSQL refuses) are a
+    400 naming the field, never a failed insert."""
+
+    @pre_load
+    def _no_control_characters(self, data, **_):
+        if isinstance(data, dict):
+            bad = {k: ["must not contain control characters"] for k, v in data.items()
+                   if isinstance(v, str) and CONTROL.search(v) or isinstance(k, str) and CONTROL.search(k)}
+            if bad:
+                raise ValidationError(bad)
+        return data
 
 
 class ApiError(Exception):

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from bot import db
-from bot.api import MAX_ID, staff_route
+from bot.api import MAX_ID, ApiSchema, staff_route
 from bot.appeals import OPEN
 from bot.db import SHANGHAI, utcnow
 from bot.models import Appeal, AuditLog, Code, DailyColourCount, Notice
 
 
-class AuditQuery(Schema):
+class AuditQuery(ApiSchema):
     action = fields.String(validate=validate.Length(max=64))
     actor_kind = fields.String(validate=validate.OneOf(("staff", "citizen", "system")))
     actor_id = fields.Integer(validate=validate.Range(1, MAX_ID))

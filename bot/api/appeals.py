@@ -3,12 +3,12 @@ with evidence, claim (the first reviewer owns it; a second claim is 409), decisi
 from __future__ import annotations
 
 from flask import Response
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from bot import appeals as appeal_rules
 from bot import db
-from bot.api import ApiError, audit_staff, services, staff, staff_route
+from bot.api import ApiError, ApiSchema, audit_staff, services, staff, staff_route
 from bot.api.people import code_dict, history
 from bot.db import utcnow
 from bot.masking import mask_name, mask_text
@@ -17,13 +17,13 @@ from bot.models import COLOURS, Appeal, AppealEvidence, Code, Person, Staff
 STATUSES = ("open", "claimed", "decided", "overdue", "all")
 
 
-class QueueQuery(Schema):
+class QueueQuery(ApiSchema):
     status = fields.String(load_default="open", validate=validate.OneOf(STATUSES),
                            metadata={"description": "open = not decided yet (open or claimed)"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
-class DecisionIn(Schema):
+class DecisionIn(ApiSchema):
     outcome = fields.String(required=True, validate=validate.OneOf(("corrected", "upheld")))
     colour = fields.String(validate=validate.OneOf(COLOURS), allow_none=True)
     reply = fields.String(required=True, validate=validate.Length(min=2, max=500))
@@ -34,7 +34,7 @@ class DecisionIn(Schema):
             raise ValidationError("a correction needs the corrected colour", "colour")
 
 
-class AppealItem(Schema):
+class AppealItem(ApiSchema):
     number = fields.String()
     subject_masked = fields.String()
     reason = fields.String()
@@ -46,7 +46,7 @@ class AppealItem(Schema):
     created_at = fields.String()
 
 
-class QueueOut(Schema):
+class QueueOut(ApiSchema):
     appeals = fields.List(fields.Nested(AppealItem))
 
 

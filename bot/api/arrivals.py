@@ -2,22 +2,22 @@
 report owns it until it is verified."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import or_, select, update
 
 from bot import db
-from bot.api import ApiError, audit_staff, in_scope, require_scope, staff, staff_route
+from bot.api import ApiError, ApiSchema, audit_staff, in_scope, require_scope, staff, staff_route
 from bot.db import utcnow
 from bot.masking import mask_address, mask_name, mask_phone
 from bot.models import ArrivalReport, Person, Staff
 
 
-class QueueQuery(Schema):
+class QueueQuery(ApiSchema):
     status = fields.String(load_default="pending", validate=validate.OneOf(("pending", "claimed", "verified", "all")))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
-class VerifyIn(Schema):
+class VerifyIn(ApiSchema):
     note = fields.String(load_default="", validate=validate.Length(max=500))
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select, tuple_
 
 from bot import db
-from bot.api import ApiError, audit_staff, services, staff_route
+from bot.api import ApiError, ApiSchema, audit_staff, services, staff_route
 from bot.codes import reevaluate
 from bot.db import SHANGHAI, utcnow
 from bot.idcard import IdProblem, check_number
@@ -19,7 +19,7 @@ from bot.reevaluation import reevaluate_batch
 MAX_ROWS = 5000
 
 
-class ResultIn(Schema):
+class ResultIn(ApiSchema):
     id_type = fields.String(load_default="id_card", validate=validate.OneOf(ID_TYPES))
     id_number = fields.String(required=True, validate=validate.Length(min=5, max=32))
     sampled_at = fields.AwareDateTime(required=True, default_timezone=SHANGHAI)
@@ -36,16 +36,16 @@ class ResultIn(Schema):
             raise ValidationError("is in the future", "sampled_at")
 
 
-class BatchIn(Schema):
+class BatchIn(ApiSchema):
     results = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=MAX_ROWS))
 
 
-class BatchDoc(Schema):
+class BatchDoc(ApiSchema):
     """What the document shows (rows are checked one by one, so the batch takes any rows)."""
     results = fields.List(fields.Nested(ResultIn), required=True)
 
 
-class BatchOut(Schema):
+class BatchOut(ApiSchema):
     received = fields.Integer()
     stored = fields.Integer()
     duplicates = fields.Integer()

@@ -2,11 +2,11 @@
 staff designations (admin). Each change re-evaluates the person, so colour changes are pushed."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from bot import db
-from bot.api import ApiError, audit_staff, require_scope, services, staff, staff_route
+from bot.api import ApiError, ApiSchema, audit_staff, require_scope, services, staff, staff_route
 from bot.codes import reevaluate
 from bot.db import SHANGHAI, utcnow
 from bot.masking import mask_id_number, mask_name, mask_phone
@@ -15,12 +15,12 @@ from bot.models import (CASE_STATUSES, COLOURS, ID_TYPES, MEASURE_KINDS, CaseSta
 from bot.people import find_person
 
 
-class LookupQuery(Schema):
+class LookupQuery(ApiSchema):
     id_number = fields.String(required=True, validate=validate.Length(min=5, max=32))
     id_type = fields.String(load_default="id_card", validate=validate.OneOf(ID_TYPES))
 
 
-class MeasureIn(Schema):
+class MeasureIn(ApiSchema):
     action = fields.String(required=True, validate=validate.OneOf(("start", "extend", "end")))
     kind = fields.String(required=True, validate=validate.OneOf(MEASURE_KINDS + CASE_STATUSES))
     start = fields.Date(metadata={"description": "start: the first day (default today)"})
@@ -35,7 +35,7 @@ class MeasureIn(Schema):
             raise ValidationError("is before the start", "end")
 
 
-class DesignationIn(Schema):
+class DesignationIn(ApiSchema):
     colour = fields.String(validate=validate.OneOf(COLOURS))
     reason = fields.String(validate=validate.Length(min=2, max=500))
     until = fields.AwareDateTime(allow_none=True, default_timezone=SHANGHAI)
@@ -51,7 +51,7 @@ class DesignationIn(Schema):
             raise ValidationError("is in the past", "until")
 
 
-class CodeOut(Schema):
+class CodeOut(ApiSchema):
     colour = fields.String()
     rule = fields.String()
     reason = fields.String()
@@ -60,7 +60,7 @@ class CodeOut(Schema):
     since = fields.String()
 
 
-class PersonOut(Schema):
+class PersonOut(ApiSchema):
     id = fields.Integer()
     id_type = fields.String()
     id_number = fields.String(metadata={"description": "in full: this look-up is audited"})

@@ -7,11 +7,11 @@ import csv
 import io
 
 from flask import request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import delete, select
 
 from bot import db
-from bot.api import ApiError, audit_staff, services, staff_route
+from bot.api import ApiError, ApiSchema, audit_staff, services, staff_route
 from bot.db import utcnow
 from bot.models import RiskArea
 from bot.reevaluation import affected_people, start_run
@@ -20,22 +20,22 @@ LEVELS = ("high", "medium", "low")
 MAX_AREAS = 20_000
 
 
-class AreaIn(Schema):
+class AreaIn(ApiSchema):
     code = fields.String(required=True, validate=validate.Regexp(r"^\d{6,12}$", error="must be a 6-12 digit region code"))
     name = fields.String(required=True, validate=validate.Length(min=1, max=128))
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
     since = fields.Date(required=True)
 
 
-class AreasIn(Schema):
+class AreasIn(ApiSchema):
     areas = fields.List(fields.Nested(AreaIn), required=True, validate=validate.Length(max=MAX_AREAS))
 
 
-class PutQuery(Schema):
+class PutQuery(ApiSchema):
     dry_run = fields.Boolean(load_default=False)
 
 
-class AreasOut(Schema):
+class AreasOut(ApiSchema):
     areas = fields.List(fields.Nested(AreaIn))
 
 

@@ -2,21 +2,21 @@
 masked name, colour), as the seeds require of venue checks."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from bot import db
-from bot.api import services, staff, staff_route
+from bot.api import ApiSchema, services, staff, staff_route
 from bot.code_pages import check_scan
 from bot.models import Scan
 
 
-class ScanIn(Schema):
+class ScanIn(ApiSchema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=512),
                           metadata={"description": "the scan token, or the whole URL the QR holds"})
     venue = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 
-class ScanOut(Schema):
+class ScanOut(ApiSchema):
     verdict = fields.String(metadata={"enum": ["valid", "expired", "invalid"]})
     colour = fields.String(allow_none=True)
     masked_name = fields.String(allow_none=True)
