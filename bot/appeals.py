@@ -19,7 +19,13 @@ from bot.db import SHANGHAI, utcnow
 from bot.models import Appeal, AppealEvidence, Code, Designation, Notice
 
 DEADLINE = dt.timedelta(hours=24)
-REASONS = {1: "已解除隔离/观察", 2: "核酸检测阴性", 3: "行程或接触信息有误", 4: "非本人信息/信息错误", 5: "其他"}
+REASON_CODES = (1, 2, 3, 4, 5)  # the words: templates/chat/words.txt appeal_reason
+
+
+def reason_word(code: int) -> str:
+    from bot.texts import say
+
+    return say("words.appeal_reason", reason_code=code) if code in REASON_CODES else ""
 OPEN = ("open", "claimed")
 MAX_EVIDENCE = 5
 # A correction holds this long (the longest observation period), then the rules decide again;

@@ -21,6 +21,7 @@ from bot.api import CONTROL
 from bot.db import SHANGHAI, utcnow
 from bot.models import Appeal, AppealEvidence, ArrivalReport, Staff
 from bot.staff import hash_token
+from bot.texts import say
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -31,8 +32,6 @@ PAGES = {  # what each role sees in the navigation (and may open)
     "lab": (),
     "scanner": (),
 }
-TITLES = {"appeals": "申诉处理", "arrivals": "返程报备", "people": "人员查询", "stats": "统计", "areas": "风险地区",
-          "audit": "审计日志"}
 
 
 def _staff() -> Staff | None:
@@ -64,7 +63,7 @@ def page(name: str):
 @bp.context_processor
 def _globals():
     staff = getattr(g, "staff", None)
-    return {"nav": [(p, TITLES[p]) for p in PAGES.get(staff.role, ())] if staff else [], "me": staff,
+    return {"nav": [(p, say("console.title", page=p)) for p in PAGES.get(staff.role, ())] if staff else [], "me": staff,
             "csrf": session.get("csrf", ""), "local": _local}
 
 
@@ -85,7 +84,7 @@ def login():
         token = (request.form.get("token") or "").strip()
         staff = db.session().scalar(select(Staff).where(Staff.token_hash == hash_token(token))) if token else None
         if staff is None or staff.disabled_at is not None:
-            error = "令牌无效或已停用。"
+            error = say("console.invalid_token")
         else:
             session.clear()
             session["staff"] = staff.token_hash
@@ -114,7 +113,7 @@ def home():
         return redirect(url_for("console.login"))
     first = PAGES.get(staff.role, ())
     if not first:
-        return render_template("console/message.html", message="此角色使用接口（API）工作，控制台没有页面。"), 403
+        return render_template("console/message.html", message=say("console.api_only_role")), 403
     return redirect(url_for(f"console.{first[0]}"))
 
 
@@ -150,8 +149,7 @@ def appeal(number):
             note = str(exc)
     info = detail(s, a)
     s.commit()
-    return render_template("console/appeal.html", a=info, mine=a.claimed_by_id == g.staff.id, note=note,
-                           reasons=appeal_rules.REASONS)
+    return render_template("console/appeal.html", a=info, mine=a.claimed_by_id == g.staff.id, note=note)
 
 
 @bp.get("/appeals/<number>/evidence/<int:evidence_id>")
@@ -182,19 +180,19 @@ def decide(number):
         (request.form.get("reply") or "").strip()
     problems = []
     if outcome not in ("corrected", "upheld"):
-        problems.append("请选择处理结果。")
+        problems.append(say("console.choose_outcome"))
     if outcome == "corrected" and colour not in ("green", "yellow", "red"):
-        problems.append("更正时须选择更正后的颜色。")
+        problems.append(say("console.colour_needed"))
     if not 2 <= len(reply) <= 500:
-        problems.append("答复须为2到500字。")
+        problems.append(say("console.reply_length"))
     if CONTROL.search(reply):
-        problems.append("答复含有无法保存的控制字符。")
+        problems.append(say("console.reply_control"))
     if not problems:
         try:
             appeal_rules.decide(s, current_app.extensions["services"], a, g.staff.id, outcome, reply,
                                 colour if outcome == "corrected" else None)
             s.commit()
-            flash(f"申诉 {number} 已办结，结果已推送给申诉人。")
+            flash(say("console.decided", number=number))
             return redirect(url_for("console.appeals"))
         except appeal_rules.AppealError as exc:
             s.rollback()
@@ -229,7 +227,7 @@ def arrival(report_id):
         abort(404)
     if request.method == "POST":
         if r.claimed_by_id not in (None, g.staff.id) or r.status == "verified":
-            flash("该报备已由其他工作人员处理。", "error")
+            flash(say("console.report_taken"), "error")
         else:
             r.status, r.verified_at, r.claimed_by_id = "verified", utcnow(), g.staff.id
             r.note = CONTROL.sub("", (request.form.get("note") or "").strip())[:500] or None
@@ -238,7 +236,7 @@ def arrival(report_id):
             audit.record(s, "arrival_report.verified", actor_kind="staff", actor_id=g.staff.id,
                          subject_person_id=r.person_id, report_id=r.id, via="console")
             s.commit()
-            flash("已核实。")
+            flash(say("console.verified"))
             return redirect(url_for("console.arrivals"))
     info = open_report(s, r)
     s.commit()
@@ -262,20 +260,20 @@ def people():
         id_type = request.form.get("id_type") or "id_card"
         s = db.session()
         if not 5 <= len(number) <= 32 or id_type not in ("id_card", "passport", "permit"):
-            error = "请输入证件号码。"
+            error = say("console.id_needed")
         else:
             person = find_person(s, current_app.extensions["services"].vault, id_type, number)
             audit_staff(s, "person.lookup", person.id if person else None, found=person is not None,
                         id_masked=mask_id_number(number), via="console")
             if person is None:
-                error = "没有找到该证件号码的人员。"
+                error = say("console.not_found")
             else:
                 try:
                     require_scope(person.district)
                     found = {"person": person, "code": code_dict(s.get(Code, person.id)),
                              "history": history(s, person.id)}
                 except ApiError:
-                    error = "该人员不在您的辖区内。"
+                    error = say("console.out_of_district")
             s.commit()
     return render_template("console/people.html", found=found, error=error)
 
@@ -327,7 +325,7 @@ def areas():
             result, errors = None, exc.extra.get("errors") or {"_": [exc.message]}
         if result is not None and confirm:
             s.commit()
-            flash(f"风险地区表已更新（{result['areas']}个地区），{result['people_affected']}人将在后台重新赋码。")
+            flash(say("console.areas_replaced", **result))
             return redirect(url_for("console.areas"))
         preview = result
     current = [{"code": a.code, "name": a.name, "level": a.level, "since": a.since.isoformat()}

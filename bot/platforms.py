@@ -14,10 +14,11 @@ import time
 from typing import Protocol
 
 import requests
-
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
+
+from bot.texts import say
 
 TOKEN_ERRORS = (40001, 40014, 42001)
 REAL_ROOT = "https://api.weixin.qq.com/"
@@ -154,7 +155,8 @@ class AlipayApi:
 
     def send_code_image(self, user_id: str, image_url: str, page_url: str, title: str) -> None:
         self._send({"to_user_id": user_id, "msg_type": "image-text", "articles": [
-            {"title": title, "desc": title, "image_url": image_url, "url": page_url, "action_name": "查看"}]})
+            {"title": title, "desc": title, "image_url": image_url, "url": page_url,
+             "action_name": say("words.view_action")}]})
 
 
 class ChannelUnavailable(Exception):

@@ -15,10 +15,15 @@ from bot.db import SHANGHAI, utcnow
 from bot.masking import mask_id_number, mask_name
 from bot.models import Appeal, AppealEvidence, ArrivalReport, Code, FamilyBinding, LimitedPass, Person, TravelFact
 from bot.people import find_person, get_or_create_person
+from bot.texts import say
 
 MAX_MEMBERS = 10      # family members per account
 MAX_GUARDIANS = 3     # accounts per member
-RELATION_WORDS = {"child": "子女", "parent": "父母", "spouse": "配偶", "grandparent": "祖父母/外祖父母", "other": "其他亲属"}
+RELATIONS = ("child", "parent", "spouse", "grandparent", "other")
+
+
+def relation_word(kind: str) -> str:
+    return say("words.relation", relation=kind) if kind in RELATIONS else kind
 
 
 def _adult(person: Person, today: dt.date) -> bool:
@@ -35,7 +40,7 @@ def _members(session, owner_id: int) -> list[dict]:
                            .where(FamilyBinding.owner_id == owner_id, FamilyBinding.unbound_at.is_(None))
                            .order_by(FamilyBinding.id)).all()
     return [{"person_id": p.id, "binding_id": b.id, "name_masked": mask_name(p.name),
-             "relationship": RELATION_WORDS.get(b.relationship_kind, b.relationship_kind),
+             "relationship": relation_word(b.relationship_kind),
              "colour": c.colour if c else None, "reason": c.reason if c else None} for b, p, c in rows]
 
 
@@ -99,7 +104,7 @@ def family_add(services, session, msg, p):
                  relationship=p["relation"], minor=minor, consent=bool(p.get("consent")),
                  id_masked=mask_id_number(p["id_number"]))
     code = session.get(Code, member.id)
-    return {"name_masked": mask_name(member.name), "relationship": RELATION_WORDS[p["relation"]],
+    return {"name_masked": mask_name(member.name), "relationship": relation_word(p["relation"]),
             "colour": code.colour if code else None}
 
 
@@ -122,7 +127,7 @@ def appeal_subjects(services, session, msg, payload):
     person = _person(session, msg)
     if person is None:
         return {"registered": False}
-    me = {"person_id": person.id, "name_masked": mask_name(person.name), "relationship": "本人"}
+    me = {"person_id": person.id, "name_masked": mask_name(person.name), "relationship": say("words.self")}
     return {"registered": True, "subjects": [me] + [
         {k: m[k] for k in ("person_id", "name_masked", "relationship")} for m in _members(session, person.id)]}
 

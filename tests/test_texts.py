@@ -27,7 +27,8 @@ SAMPLE = dict(
     subjects=[{"name_masked": "张*", "relationship": "本人", "person_id": 1}], subject={"name_masked": "张*"},
     reason_code=2, description="已做核酸检测", images=2, count=1, appeals=[{
         "number": "SS20261122000001", "name_masked": "张*", "status": "open", "deadline": "2026-11-23T09:00:00+08:00",
-        "overdue": False, "outcome": None, "reply": None}], min=5, error_name="x", until_text="15:30")
+        "overdue": False, "outcome": None, "reply": None}], min=5, error_name="x", until_text="15:30", relation="grandparent", page="appeals",
+    areas=2, people_affected=1)
 
 
 @pytest.mark.parametrize("module", sorted(p.stem for p in TEMPLATES.glob("*.txt")))

@@ -59,7 +59,7 @@ def appeal_or_404(session, number: str) -> Appeal:
 
 def item(appeal: Appeal, name: str, reviewer: str | None, now) -> dict:
     return {"number": appeal.number, "subject_masked": mask_name(name),
-            "reason": appeal_rules.REASONS.get(appeal.reason_code, ""), "status": appeal.status,
+            "reason": appeal_rules.reason_word(appeal.reason_code), "status": appeal.status,
             "deadline": appeal.deadline.isoformat(), "overdue": appeal_rules.overdue(appeal, now),
             "claimed_by": reviewer, "colour_at_filing": appeal.colour_at_filing, "outcome": appeal.outcome,
             "created_at": appeal.created_at.isoformat()}
