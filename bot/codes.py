@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import outbox
-from bot.db import utcnow
+from bot.db import SHANGHAI, utcnow
 from bot.models import (CaseStatus, Code, CodeHistory, Declaration, Designation, Measure, PersonFlag, RiskArea,
                         TestResult, TravelFact)
 from bot.rules.policy import Decision, Policy
@@ -250,3 +250,18 @@ def _after_commit_schedule(session: Session, at: dt.datetime | None) -> None:
         current = session.info.get("reevaluate_tick")
         session.info["reevaluate_tick"] = at if current is None else min(current, at)
 
+
+
+def snapshot_colour_counts(session) -> dict[str, int]:
+    """Today's people by colour into daily_colour_counts: the stats chart, and what a purge leaves."""
+    from bot.models import DailyColourCount
+
+    today = utcnow().astimezone(SHANGHAI).date()
+    counts = dict(session.execute(select(Code.colour, func.count()).group_by(Code.colour)).all())
+    for colour in ("green", "yellow", "red"):
+        row = session.get(DailyColourCount, (today, colour))
+        if row is None:
+            session.add(DailyColourCount(day=today, colour=colour, count=counts.get(colour, 0)))
+        else:
+            row.count = counts.get(colour, 0)
+    return counts

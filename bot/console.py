@@ -131,6 +131,13 @@ def appeals():
                            now=utcnow().isoformat())
 
 
+def _appeal_or_404(s, number: str) -> Appeal:
+    a = s.scalar(select(Appeal).where(Appeal.number == number))
+    if a is None:
+        abort(404)
+    return a
+
+
 @bp.get("/appeals/<number>")
 @page("appeals")
 def appeal(number):
@@ -138,9 +145,7 @@ def appeal(number):
     from bot.api.appeals import detail
 
     s = db.session()
-    a = s.scalar(select(Appeal).where(Appeal.number == number))
-    if a is None:
-        abort(404)
+    a = _appeal_or_404(s, number)
     note = None
     if a.status == "open":
         try:
@@ -158,9 +163,9 @@ def evidence(number, evidence_id):
     from bot import audit
 
     s = db.session()
-    a = s.scalar(select(Appeal).where(Appeal.number == number))
+    a = _appeal_or_404(s, number)
     e = s.get(AppealEvidence, evidence_id)
-    if a is None or e is None or e.appeal_id != a.id or e.data is None:
+    if e is None or e.appeal_id != a.id or e.data is None:
         abort(404)
     data = current_app.extensions["services"].vault.unseal(e.data, f"appeal_evidence:{a.id}")
     audit.record(s, "appeal.evidence_read", actor_kind="staff", actor_id=g.staff.id, subject_person_id=a.person_id,
@@ -173,9 +178,7 @@ def evidence(number, evidence_id):
 @page("appeals")
 def decide(number):
     s = db.session()
-    a = s.scalar(select(Appeal).where(Appeal.number == number))
-    if a is None:
-        abort(404)
+    a = _appeal_or_404(s, number)
     outcome, colour, reply = request.form.get("outcome"), request.form.get("colour") or None, \
         (request.form.get("reply") or "").strip()
     problems = []

@@ -20,10 +20,10 @@ from typing import Callable
 from sqlalchemy import delete, func, select
 
 from bot import audit
+from bot.codes import snapshot_colour_counts
 from bot.db import SHANGHAI, utcnow
-from bot.models import (Appeal, ArrivalReport, CaseStatus, ChannelIdentity, Code, CodeHistory, DailyColourCount,
-                        Declaration, EffectLedger, LimitedPass, Measure, Notice, Outbox, Person, Scan, TestResult,
-                        TravelFact)
+from bot.models import (Appeal, ArrivalReport, CaseStatus, ChannelIdentity, CodeHistory, Declaration, EffectLedger,
+                        LimitedPass, Measure, Notice, Outbox, Person, Scan, TestResult, TravelFact)
 
 BATCH = 5000
 REDIS_PATTERNS = ("chat:*", "code:img:*", "sms:*", "notices:sent:*", "dev:sms")
@@ -84,21 +84,9 @@ def older_than(services, days: int, progress: Progress = lambda label, n: None) 
     return done
 
 
-def snapshot_counts(session) -> None:
-    """Today's people by colour into daily_colour_counts (what remains after a full purge)."""
-    today = utcnow().astimezone(SHANGHAI).date()
-    counts = dict(session.execute(select(Code.colour, func.count()).group_by(Code.colour)).all())
-    for colour in ("green", "yellow", "red"):
-        row = session.get(DailyColourCount, (today, colour))
-        if row is None:
-            session.add(DailyColourCount(day=today, colour=colour, count=counts.get(colour, 0)))
-        else:
-            row.count = counts.get(colour, 0)
-
-
 def everything(services, progress: Progress = lambda label, n: None) -> dict[str, int]:
     with services.db.session() as s:
-        snapshot_counts(s)
+        snapshot_colour_counts(s)
     done = {}
     # rows that refer to people without cascading, then the people (the rest cascades)
     done["notices"] = _batched_delete(services.db, Notice, Notice.id.is_not(None), progress, "notices")

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from bot import db
 from bot.api import MAX_ID, ApiSchema, staff_route
 from bot.appeals import OPEN
+from bot.codes import snapshot_colour_counts
 from bot.db import SHANGHAI, utcnow
-from bot.models import Appeal, AuditLog, Code, DailyColourCount, Notice
+from bot.models import Appeal, AuditLog, DailyColourCount, Notice
 
 
 class AuditQuery(ApiSchema):
@@ -53,14 +54,8 @@ def stats(session) -> dict:
     """Counts now, and today's colour counts kept in daily_colour_counts (anonymous: what the
     chart reads, and what a purge leaves)."""
     now = utcnow()
-    colours = dict(session.execute(select(Code.colour, func.count()).group_by(Code.colour)).all())
+    colours = snapshot_colour_counts(session)
     today = now.astimezone(SHANGHAI).date()
-    for colour in ("green", "yellow", "red"):
-        row = session.get(DailyColourCount, (today, colour))
-        if row is None:
-            session.add(DailyColourCount(day=today, colour=colour, count=colours.get(colour, 0)))
-        else:
-            row.count = colours.get(colour, 0)
     appeals = dict(session.execute(select(Appeal.status, func.count()).group_by(Appeal.status)).all())
     overdue = session.scalar(select(func.count()).select_from(Appeal).where(Appeal.status.in_(OPEN),
                                                                             Appeal.deadline < now))
