@@ -19,7 +19,7 @@ from bot import appeals as appeal_rules
 from bot import db
 from bot.api import CONTROL
 from bot.db import SHANGHAI, utcnow
-from bot.models import Appeal, AppealEvidence, ArrivalReport, Staff
+from bot.models import Appeal, ArrivalReport, Staff
 from bot.staff import hash_token
 from bot.texts import say
 
@@ -160,18 +160,16 @@ def appeal(number):
 @bp.get("/appeals/<number>/evidence/<int:evidence_id>")
 @page("appeals")
 def evidence(number, evidence_id):
-    from bot import audit
+    from bot.api import ApiError
+    from bot.api.appeals import read_evidence
 
     s = db.session()
-    a = _appeal_or_404(s, number)
-    e = s.get(AppealEvidence, evidence_id)
-    if e is None or e.appeal_id != a.id or e.data is None:
+    try:
+        data, ctype = read_evidence(s, _appeal_or_404(s, number), evidence_id, via="console")
+    except ApiError:
         abort(404)
-    data = current_app.extensions["services"].vault.unseal(e.data, f"appeal_evidence:{a.id}")
-    audit.record(s, "appeal.evidence_read", actor_kind="staff", actor_id=g.staff.id, subject_person_id=a.person_id,
-                 number=number, evidence_id=e.id, via="console")
     s.commit()
-    return Response(data, mimetype=e.content_type, headers={"Cache-Control": "private, no-store"})
+    return Response(data, mimetype=ctype, headers={"Cache-Control": "private, no-store"})
 
 
 @bp.post("/appeals/<number>/decision")
@@ -221,26 +219,22 @@ def arrivals():
 @bp.route("/arrivals/<int:report_id>", methods=("GET", "POST"))
 @page("arrivals")
 def arrival(report_id):
-    from bot.api import in_scope
-    from bot.api.arrivals import open_report
+    from bot.api import ApiError, in_scope
+    from bot.api.arrivals import open_report, verify_report
 
     s = db.session()
     r = s.get(ArrivalReport, report_id)
     if r is None or not in_scope(r.district):
         abort(404)
     if request.method == "POST":
-        if r.claimed_by_id not in (None, g.staff.id) or r.status == "verified":
-            flash(say("console.report_taken"), "error")
-        else:
-            r.status, r.verified_at, r.claimed_by_id = "verified", utcnow(), g.staff.id
-            r.note = CONTROL.sub("", (request.form.get("note") or "").strip())[:500] or None
-            from bot import audit
-
-            audit.record(s, "arrival_report.verified", actor_kind="staff", actor_id=g.staff.id,
-                         subject_person_id=r.person_id, report_id=r.id, via="console")
+        try:
+            verify_report(s, r, CONTROL.sub("", (request.form.get("note") or "").strip())[:500])
             s.commit()
             flash(say("console.verified"))
             return redirect(url_for("console.arrivals"))
+        except ApiError:
+            s.rollback()
+            flash(say("console.report_taken"), "error")
     info = open_report(s, r)
     s.commit()
     return render_template("console/arrival.html", r=info)
@@ -251,32 +245,23 @@ def arrival(report_id):
 @bp.route("/people", methods=("GET", "POST"))
 @page("people")
 def people():
-    from bot.api import ApiError, audit_staff, require_scope
-    from bot.api.people import code_dict, history
-    from bot.masking import mask_id_number
+    from bot.api import ApiError
+    from bot.api.people import code_dict, history, look_up
     from bot.models import Code
-    from bot.people import find_person
 
     found, error = None, None
     if request.method == "POST":
         number = (request.form.get("id_number") or "").strip()
         id_type = request.form.get("id_type") or "id_card"
         s = db.session()
-        if not 5 <= len(number) <= 32 or id_type not in ("id_card", "passport", "permit"):
+        if not 5 <= len(number) <= 32 or id_type not in ("id_card", "passport", "permit") or CONTROL.search(number):
             error = say("console.id_needed")
         else:
-            person = find_person(s, current_app.extensions["services"].vault, id_type, number)
-            audit_staff(s, "person.lookup", person.id if person else None, found=person is not None,
-                        id_masked=mask_id_number(number), via="console")
-            if person is None:
-                error = say("console.not_found")
-            else:
-                try:
-                    require_scope(person.district)
-                    found = {"person": person, "code": code_dict(s.get(Code, person.id)),
-                             "history": history(s, person.id)}
-                except ApiError:
-                    error = say("console.out_of_district")
+            try:
+                person = look_up(s, id_type, number, via="console")
+                found = {"person": person, "code": code_dict(s.get(Code, person.id)), "history": history(s, person.id)}
+            except ApiError as exc:
+                error = say("console.not_found") if exc.status == 404 else say("console.out_of_district")
             s.commit()
     return render_template("console/people.html", found=found, error=error)
 

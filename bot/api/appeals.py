@@ -114,14 +114,19 @@ def get_appeal(number):
 def evidence(number, evidence_id):
     """An evidence image (audited)."""
     session = db.session()
-    appeal = appeal_or_404(session, number)
+    data, ctype = read_evidence(session, appeal_or_404(session, number), evidence_id)
+    session.commit()
+    return Response(data, mimetype=ctype, headers={"Cache-Control": "private, no-store"})
+
+
+def read_evidence(session, appeal: Appeal, evidence_id: int, **detail) -> tuple[bytes, str]:
+    """An evidence image unsealed, and the audit row for reading it (the caller commits)."""
     e = session.get(AppealEvidence, evidence_id)
     if e is None or e.appeal_id != appeal.id or e.data is None:
         raise ApiError(404, "no such evidence")
     data = services().vault.unseal(e.data, f"appeal_evidence:{appeal.id}")
-    audit_staff(session, "appeal.evidence_read", appeal.person_id, number=number, evidence_id=e.id)
-    session.commit()
-    return Response(data, mimetype=e.content_type, headers={"Cache-Control": "private, no-store"})
+    audit_staff(session, "appeal.evidence_read", appeal.person_id, number=appeal.number, evidence_id=e.id, **detail)
+    return data, e.content_type
 
 
 @staff_route("/appeals/<number>/claim", roles=("reviewer",), methods=("POST",))

@@ -63,6 +63,22 @@ def open_report(session, r: ArrivalReport) -> dict:
     return out
 
 
+def verify_report(session, r: ArrivalReport, note: str) -> None:
+    """Verified by the officer who owns it (an unopened one is taken now): a compare-and-set, so
+    two officers at once cannot both verify it. ApiError 409 / 403 otherwise."""
+    if r.status == "verified":
+        raise ApiError(409, "already verified")
+    if r.claimed_by_id not in (None, staff().id):
+        raise ApiError(403, "another officer owns this report")
+    done = session.execute(update(ArrivalReport).where(
+        ArrivalReport.id == r.id, ArrivalReport.status != "verified",
+        or_(ArrivalReport.claimed_by_id.is_(None), ArrivalReport.claimed_by_id == staff().id)).values(
+        status="verified", verified_at=utcnow(), claimed_by_id=staff().id, note=note or None)).rowcount
+    if done != 1:
+        raise ApiError(409, "the report changed meanwhile")
+    audit_staff(session, "arrival_report.verified", r.person_id, report_id=r.id)
+
+
 @staff_route("/arrival-reports", roles=("community",), query=QueueQuery)
 def list_reports(args):
     """The arrival-report queue of your districts."""
@@ -83,16 +99,6 @@ def verify(report_id, data):
     """Mark a report verified (the officer who owns it; an unopened one is taken now)."""
     session = db.session()
     r = report_or_404(session, report_id)
-    if r.status == "verified":
-        raise ApiError(409, "already verified")
-    if r.claimed_by_id not in (None, staff().id):
-        raise ApiError(403, "another officer owns this report")
-    done = session.execute(update(ArrivalReport).where(
-        ArrivalReport.id == r.id, ArrivalReport.status != "verified",
-        or_(ArrivalReport.claimed_by_id.is_(None), ArrivalReport.claimed_by_id == staff().id)).values(
-        status="verified", verified_at=utcnow(), claimed_by_id=staff().id, note=data["note"] or None)).rowcount
-    if done != 1:
-        raise ApiError(409, "the report changed meanwhile")
-    audit_staff(session, "arrival_report.verified", r.person_id, report_id=r.id)
+    verify_report(session, r, data["note"])
     session.commit()
     return {"id": r.id, "status": "verified"}

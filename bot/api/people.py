@@ -97,18 +97,25 @@ def history(session, person_id: int, limit: int = 50) -> list[dict]:
 def lookup(args):
     """Staff look-up (代查) by ID number: the full record, audited."""
     session = db.session()
-    person = find_person(session, services().vault, args["id_type"], args["id_number"])
+    try:
+        person = look_up(session, args["id_type"], args["id_number"])
+    finally:
+        session.commit()  # the audit row, found or not
+    return {"id": person.id, "id_type": person.id_type, "id_number": person.id_number, "name": person.name,
+            "phone": person.phone, "district": person.district, "code": code_dict(session.get(Code, person.id)),
+            "history": history(session, person.id)}
+
+
+def look_up(session, id_type: str, number: str, **detail) -> Person:
+    """The audited look-up by ID number (the caller commits the audit row): ApiError 404 when
+    nobody has it, 403 outside a community officer's districts."""
+    person = find_person(session, services().vault, id_type, number)
     if person is None:
-        audit_staff(session, "person.lookup", None, found=False, id_masked=mask_id_number(args["id_number"]))
-        session.commit()
+        audit_staff(session, "person.lookup", None, found=False, id_masked=mask_id_number(number), **detail)
         raise ApiError(404, "no person with this number")
+    audit_staff(session, "person.lookup", person.id, found=True, id_masked=mask_id_number(person.id_number), **detail)
     require_scope(person.district)
-    audit_staff(session, "person.lookup", person.id, found=True, id_masked=mask_id_number(person.id_number))
-    out = {"id": person.id, "id_type": person.id_type, "id_number": person.id_number, "name": person.name,
-           "phone": person.phone, "district": person.district, "code": code_dict(session.get(Code, person.id)),
-           "history": history(session, person.id)}
-    session.commit()
-    return out
+    return person
 
 
 @staff_route("/people/<int:person_id>/measures", roles=("community",), methods=("POST",), body=MeasureIn)
