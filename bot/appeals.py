@@ -115,8 +115,7 @@ def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply
         decision, _ = reevaluate(session, services.policy, appeal.person_id, cause="appeal", now=now)
     appeal.status, appeal.outcome, appeal.reply, appeal.decided_at = "decided", outcome, reply, now
     appeal.decided_colour = colour if outcome == "corrected" else None
-    from workers.codes import masked_names, recipients
-    from workers.notices import nudge_after_commit
+    from bot.notices import masked_names, nudge_after_commit, recipients
 
     to = dict(recipients(session, [appeal.person_id])[appeal.person_id])
     if appeal.filed_by_id and appeal.filed_by_id != appeal.person_id:

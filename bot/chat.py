@@ -87,15 +87,19 @@ class ChatService:
         of a message already handled sends nothing again. Returns the number of texts queued."""
         texts = self.answer(msg, replay_retries=False)
         if texts:
-            from bot.chat_actions import identity
-            from bot.models import Notice
-            from workers.notices import nudge_after_commit
-
-            with self.services.db.session() as s:
-                ident = identity(s, msg, create=True)
-                s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply", payload={"texts": texts}))
-                nudge_after_commit(s)
+            self._queue_reply(msg, texts)
         return len(texts)
+
+    def _queue_reply(self, msg: Inbound, texts: list[str]) -> None:
+        """Texts for this chat user, pushed by the workers (not a passive reply)."""
+        from bot.chat_actions import identity
+        from bot.models import Notice
+        from bot.notices import nudge_after_commit
+
+        with self.services.db.session() as s:
+            ident = identity(s, msg, create=True)
+            s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply", payload={"texts": texts}))
+            nudge_after_commit(s)
 
     def answer(self, msg: Inbound, now=None, replay_retries: bool = True) -> list[str]:
         """The texts to answer with; [] means: answer "success" now. `replay_retries`: a retry
@@ -185,15 +189,7 @@ class ChatService:
             self.store.finish(msg.conversation_key, msg.dedupe_key, begun.token, state,
                               json.dumps(replies, ensure_ascii=False))
             if replies:
-                from bot.chat_actions import identity
-                from bot.models import Notice
-                from workers.notices import nudge_after_commit
-
-                with self.services.db.session() as s:
-                    ident = identity(s, msg, create=True)
-                    s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply",
-                                 payload={"texts": replies}))
-                    nudge_after_commit(s)
+                self._queue_reply(msg, replies)
         except Exception:
             log.exception("a late message could not be finished")
             self._abandon(msg, begun)

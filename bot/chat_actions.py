@@ -241,7 +241,7 @@ def bound(session, owner_id: int, member_id: int) -> bool:
 
 def push_code_image(session, person_id: int, identity_id: int, now) -> None:
     """A worker sends the code image into this chat once the transaction commits."""
-    from workers.notices import nudge_after_commit
+    from bot.notices import nudge_after_commit
 
     session.connection().execute(_sql()["insert_notice"], {
         "person_id": person_id, "identity_id": identity_id, "kind": "code_image", "payload": {},

@@ -71,7 +71,7 @@ def install(services) -> None:
             if rows:
                 enqueue(services, rows)
             if notices:
-                from workers.notices import nudge
+                from bot.notices import nudge
 
                 nudge(services)
             if tick is not None:

@@ -14,6 +14,7 @@ from bot.conversation.text import fold
 from bot.db import SHANGHAI, utcnow
 from bot.masking import mask_id_number, mask_name
 from bot.models import Appeal, AppealEvidence, ArrivalReport, Code, FamilyBinding, LimitedPass, Person, TravelFact
+from bot.notices import schedule_pass_ending
 from bot.people import find_person, get_or_create_person
 from bot.texts import say
 
@@ -218,8 +219,6 @@ def _episode(code: Code) -> str:
 
 @action("pass.create")
 def pass_create(services, session, msg, p):
-    from workers.codes import schedule_pass_ending
-
     me = _person(session, msg)
     code = session.get(Code, me.id) if me else None
     if code is None or code.colour != "yellow":

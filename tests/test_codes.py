@@ -264,7 +264,7 @@ def test_policy_change_run_covers_everyone(services, monkeypatch):
 def test_a_damaged_name_does_not_stop_the_fan_out(services):
     from sqlalchemy import text
 
-    from workers.codes import masked_names
+    from bot.notices import masked_names
 
     with services.db.session() as s:
         a = person(services, s, ID_A, "张三")

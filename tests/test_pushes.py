@@ -254,7 +254,7 @@ def test_a_limited_pass_ending_warns_the_person_and_the_family(push, stub):
 
     from bot.models import FamilyBinding, LimitedPass, Outbox
     from tests.test_outbox import burst
-    from workers.codes import schedule_pass_ending
+    from bot.notices import schedule_pass_ending
 
     nid = _notice(push, openid="o-pass-me", new="yellow")  # a person with a yellow code and an account
     owner = person_with_code(push, "green", number=id_card("11010119700101001"))

@@ -2,20 +2,17 @@
 the limited pass's closing notice."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from sqlalchemy import func, select
 
-from bot import outbox, reevaluation, ticks
+from bot import reevaluation, ticks
 from bot.codes import risk_table
 from bot.db import SHANGHAI, utcnow
-from bot.masking import mask_name
-from bot.models import (ChannelIdentity, Code, CodeHistory, FamilyBinding, LimitedPass, Notice, Person,
-                        ReevaluationRun)
+from bot.models import Code, CodeHistory, LimitedPass, Notice, ReevaluationRun
+from bot.notices import masked_names, nudge_after_commit, recipients
 from workers import runtime
 from workers.effects import PermanentError, effect
-from workers.notices import nudge_after_commit
 
 log = logging.getLogger(__name__)
 BATCH = 2000
@@ -62,44 +59,6 @@ def chunk(ctx):
     reevaluation.finish_chunk(ctx.session, ctx.payload["run_id"], processed, len(changes), now)
 
 
-def recipients(s, person_ids) -> dict[int, list[tuple[int, bool]]]:
-    """Who hears of each person: (identity id, proxy) for the person's own subscribed chat
-    accounts and those of the family members bound to them (proxy=True)."""
-    person_ids = set(person_ids)
-    owners: dict[int, set[int]] = {}
-    for member, owner in s.execute(select(FamilyBinding.member_id, FamilyBinding.owner_id).where(
-            FamilyBinding.member_id.in_(person_ids), FamilyBinding.unbound_at.is_(None))):
-        owners.setdefault(member, set()).add(owner)
-    people = person_ids | {o for os_ in owners.values() for o in os_}
-    identities: dict[int, list[int]] = {}
-    for iid, pid in s.execute(select(ChannelIdentity.id, ChannelIdentity.person_id).where(
-            ChannelIdentity.person_id.in_(people), ChannelIdentity.subscribed.is_(True))):
-        identities.setdefault(pid, []).append(iid)
-    return {pid: [(iid, recipient != pid) for recipient in {pid} | owners.get(pid, set())
-                  for iid in identities.get(recipient, ())] for pid in person_ids}
-
-
-def masked_names(s, person_ids) -> dict[int, str]:
-    """Masked names for notices. Decrypted one by one, so one damaged value (or a key no longer
-    configured) costs that notice its name, not the whole batch its delivery."""
-    from sqlalchemy import String, type_coerce
-
-    from bot.pii import DecryptError
-
-    vault = s.get_bind().dialect.pii_vault
-    out, unreadable = {}, []
-    for pid, raw in s.execute(select(Person.id, type_coerce(Person.name, String)).where(Person.id.in_(set(person_ids)))):
-        try:
-            out[pid] = mask_name(vault.decrypt(raw, "people.name"))
-        except (DecryptError, ValueError):
-            unreadable.append(pid)
-            out[pid] = ""
-    if unreadable:
-        log.warning("%d names could not be read (e.g. person %s); their notices go without them",
-                    len(unreadable), unreadable[0])
-    return out
-
-
 @effect("codes.changed")
 def fan_out(ctx):
     """A notice row for every account that should hear of each colour change: the person's own
@@ -123,18 +82,6 @@ def fan_out(ctx):
     if rows:
         s.execute(Notice.__table__.insert(), rows)
         nudge_after_commit(s)
-
-
-PASS_WARNING = dt.timedelta(minutes=15)
-
-
-def schedule_pass_ending(session, limited_pass: LimitedPass) -> None:
-    """The "your pass ends in 15 minutes" notice, due 15 minutes before the end (at once for a
-    shorter pass). Written in the caller's transaction, like any effect."""
-    due = limited_pass.ends_at - PASS_WARNING - utcnow()
-    outbox.add(session, "pass.ending", {"pass_id": limited_pass.id, "ends_at": limited_pass.ends_at.isoformat()},
-               key=f"pass.ending:{limited_pass.id}:{int(limited_pass.ends_at.timestamp())}",
-               delay=due if due > dt.timedelta(0) else None)
 
 
 @effect("pass.ending")

@@ -27,13 +27,14 @@ import time
 from dataclasses import dataclass
 
 import requests
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, select, update
 from wechatpy.exceptions import WeChatClientException
 
 from bot import tokens
-from bot.db import utcnow
+from bot.db import SHANGHAI, utcnow
 from bot.metrics import PUSHES
 from bot.models import ChannelIdentity, Notice
+from bot.notices import QUEUED_FLAG, nudge, pending_due
 from bot.platforms import TOKEN_ERRORS, ChannelUnavailable, alipay_push, wechat_api
 from bot.texts import say
 from workers import runtime
@@ -44,7 +45,6 @@ BATCH = 200
 BUDGET = 30.0            # seconds a drain works before it hands over to a fresh job
 FLUSH_EVERY = 50         # outcomes written to the database this often within a batch
 MAX_ATTEMPTS = 8
-QUEUED_FLAG = "notices:drain:queued"
 SENT_MARK = "notices:sent:{}"
 MARK_TTL = 7 * 86400
 WINDOW_KEY = "chat:last:{}:{}:{}"   # written by the conversation store at each inbound message
@@ -64,34 +64,6 @@ class Quota(Exception):
 
 
 # -- nudging --------------------------------------------------------------------------------------
-
-def nudge(services) -> bool:
-    """Enqueue a drain unless one is already waiting to start."""
-    redis = services.redis.client()
-    if not redis.set(QUEUED_FLAG, "1", nx=True, ex=60):
-        return False
-    services.queue("high").enqueue("workers.notices.drain", job_timeout=int(BUDGET * 4) + 60,
-                                   result_ttl=60, failure_ttl=7 * 86400, description="deliver notices")
-    return True
-
-
-def nudge_after_commit(session) -> None:
-    """Call where notices are added: the commit (not before) sends a drain on its way."""
-    session.info["nudge_notices"] = True
-
-
-def due_count(session, now: dt.datetime | None = None) -> int:
-    from sqlalchemy import func
-
-    now = now or utcnow()
-    return session.scalar(select(func.count()).select_from(Notice).where(_due(now))) or 0
-
-
-def _due(now):
-    pending = (Notice.status == "pending") & (Notice.available_at.is_(None) | (Notice.available_at <= now))
-    lapsed = (Notice.status == "sending") & (Notice.lease_until < now)
-    return or_(pending, lapsed)
-
 
 # -- the job ----------------------------------------------------------------------------------------
 
@@ -140,9 +112,7 @@ def claim_batch(svc, claim: str, limit: int) -> list:
     now = utcnow()
     lease = now + dt.timedelta(seconds=svc.settings.notice_lease)
     with svc.db.session() as s:
-        due = (select(Notice.id).where(Notice.status == "pending",
-                                       Notice.available_at.is_(None) | (Notice.available_at <= now))
-               .order_by(Notice.id).limit(limit))
+        due = select(Notice.id).where(pending_due(now)).order_by(Notice.id).limit(limit)
         if s.bind.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         s.execute(update(Notice).where(Notice.id.in_(due.scalar_subquery()), Notice.status == "pending")
@@ -354,14 +324,8 @@ def _template_data(row, text: str) -> dict:
     lines = text.splitlines()
     return {"first": {"value": say("push.template_first", **{"proxy": False, "name_masked": "", **p})},
             "keyword1": {"value": lines[0] if lines else ""},
-            "keyword2": {"value": utcnow().astimezone(_shanghai()).strftime("%Y-%m-%d %H:%M")},
+            "keyword2": {"value": utcnow().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")},
             "remark": {"value": say("push.template_remark", **{"new": p.get("new", ""), **p})}}
-
-
-def _shanghai():
-    from bot.db import SHANGHAI
-
-    return SHANGHAI
 
 
 def _send_alipay(svc, row) -> Outcome:

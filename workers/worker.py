@@ -15,7 +15,8 @@ from rq.worker import SimpleWorker
 from bot import outbox, ticks
 from bot.db import utcnow
 from bot.process import die_with_parent
-from workers import notices, runtime
+from bot import notices
+from workers import runtime
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK = "healthcode:outbox:sweep"
