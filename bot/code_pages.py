@@ -41,17 +41,20 @@ def load_view(session, person_id: int, now: dt.datetime | None = None) -> CodeVi
     return CodeView(person_id, row.version, row.colour, mask_name(row.name), until)
 
 
+INVALID = {"verdict": "invalid", "colour": None, "masked_name": None, "person_id": None, "version": None}
+
+
 def check_scan(session, settings, token: str, now: float | None = None) -> dict:
     """The verdict on a scan token: valid only if signed, young enough, and of the current code
     version (a screenshot of an older code scans as expired)."""
     now = time.time() if now is None else now
     claim = tokens.read_scan_token(settings.secret_key, tokens.token_from_scan(token), settings.code_token_ttl, now)
     if claim.verdict == "invalid":
-        return {"verdict": "invalid", "colour": None, "masked_name": None, "person_id": None, "version": None}
+        return dict(INVALID)
     row = session.execute(select(Code.version, Code.colour, Person.name).join(Person, Person.id == Code.person_id)
                           .where(Code.person_id == claim.person_id)).first()
     if row is None:  # signed by us, but the person or code is gone (purged)
-        return {"verdict": "invalid", "colour": None, "masked_name": None, "person_id": None, "version": None}
+        return dict(INVALID)
     verdict = claim.verdict if row.version == claim.version else "expired"
     return {"verdict": verdict, "colour": row.colour if verdict == "valid" else None,
             "masked_name": mask_name(row.name), "person_id": claim.person_id, "version": claim.version}

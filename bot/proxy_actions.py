@@ -214,7 +214,7 @@ def pass_check(services, session, msg, payload):
 
 def _episode(code: Code) -> str:
     """A yellow episode: from the moment the code turned yellow (a new one after any other colour)."""
-    return f"{code.since.isoformat()}"
+    return code.since.isoformat()
 
 
 @action("pass.create")

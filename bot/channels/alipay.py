@@ -42,18 +42,14 @@ HASHES = {"RSA2": hashes.SHA256, "RSA": hashes.SHA1}
 
 # -- keys -----------------------------------------------------------------------------------------
 
-def _pem(text: str, kind: str) -> bytes:
-    return pem(text, kind).encode()
-
-
 @lru_cache(maxsize=8)
 def private_key(text: str):
-    return serialization.load_pem_private_key(_pem(text, "PRIVATE KEY"), None)
+    return serialization.load_pem_private_key(pem(text, "PRIVATE KEY").encode(), None)
 
 
 @lru_cache(maxsize=8)
 def public_key(text: str):
-    return serialization.load_pem_public_key(_pem(text, "PUBLIC KEY"))
+    return serialization.load_pem_public_key(pem(text, "PUBLIC KEY").encode())
 
 
 def public_key_body(private_text: str) -> str:
