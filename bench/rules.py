@@ -24,7 +24,7 @@ from bot.models import ReevaluationRun, RiskArea
 from bot.redis_server import EmbeddedRedis
 from bot.reevaluation import start_run
 from bot.rules.facts import parse_facts
-from bot.rules.policy import load_policy
+from bot.rules.loading import load_policy
 from bot.services import Services
 from bot.settings import ROOT
 

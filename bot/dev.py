@@ -93,7 +93,7 @@ def first_staff_token(services) -> str:
 def main() -> int:
     try:
         settings = load_settings()
-        from bot.rules.policy import load_policy
+        from bot.rules.loading import load_policy
 
         load_policy(settings.region_policy)
     except ConfigError as exc:

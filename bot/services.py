@@ -32,7 +32,7 @@ class Services:
     @property
     def policy(self):
         """The region policy, compiled (and re-read if its file changes)."""
-        from bot.rules.policy import load_policy
+        from bot.rules.loading import load_policy
 
         return load_policy(self.settings.region_policy)
 

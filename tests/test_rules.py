@@ -12,7 +12,7 @@ import pytest
 
 from bot.db import SHANGHAI
 from bot.rules.facts import FactsError, parse_facts
-from bot.rules.policy import POLICY_DIR, PolicyError, compile_policy, load_policy
+from bot.rules.loading import POLICY_DIR, PolicyError, compile_policy, load_policy
 from tests.conftest import ROOT
 
 POLICIES = ("zhejiang", "guangxi-hechi", "yunnan")
@@ -31,21 +31,44 @@ def test_policy_examples(name, example):
     facts, now = parse_facts(example["facts"])
     got = policy.evaluate(facts, now or example["now"] or policy.examples_now)
     assert (got.colour, got.rule) == (example["expect"]["colour"], example["expect"]["rule"])
-    if "reevaluate_at" in example["expect"]:
-        want = example["expect"]["reevaluate_at"]
-        assert got.as_json()["reevaluate_at"] == (dt.datetime.fromisoformat(want).isoformat() if want else None)
+    for key in ("reevaluate_at", "green_at"):
+        if key in example["expect"]:
+            want = example["expect"][key]
+            assert got.as_json()[key] == (dt.datetime.fromisoformat(want).isoformat() if want else None), key
     assert got.reason and "{" not in got.reason + got.next_step
 
 
+def holds_somewhere(policy, rule, facts, now) -> bool:
+    """Whether this rule entry's condition holds for these facts under some trip binding."""
+    from itertools import product
+
+    from bot.rules.expr import Ctx
+
+    ctx = Ctx(facts, now)
+    trips = facts.get("travel") or [None]
+    abroad = facts.get("overseas") or [None]
+    for ctx.trip, ctx.abroad in product(trips, abroad):
+        if rule.when(ctx):
+            return True
+    return False
+
+
 @pytest.mark.parametrize("name", POLICIES)
-def test_every_rule_has_examples(name):
+def test_every_rule_entry_has_examples(name):
+    """Each listed rule (several may share an id, as Z1 and its recovery period) decides at least
+    one example, and its condition is false in at least one example (it has a boundary)."""
     policy = load_policy(name)
-    expected = {(ex["expect"]["rule"], ex["expect"]["colour"]) for ex in policy.examples}
+    decided = {(ex["expect"]["rule"], ex["expect"]["colour"]) for ex in policy.examples}
+    parsed = [(parse_facts(ex["facts"])[0], ex["now"] or policy.examples_now, ex) for ex in policy.examples]
     for rule in policy.rules:
-        if isinstance(rule.colour, str):
-            assert (rule.id, rule.colour) in expected, f"{name}: no example decides by {rule.id} {rule.colour}"
-        else:
-            assert any(r == rule.id for r, _ in expected)
+        if rule.colour == "designated":
+            assert {c for r, c in decided if r == rule.id} == {"red", "yellow", "green"}, name
+            continue
+        holding = [ex for facts, now, ex in parsed if holds_somewhere(policy, rule, facts, now)
+                   and ex["expect"]["rule"] == rule.id]
+        assert holding, f"{name}: no example decided by {rule.id} {rule.colour} ({rule.reason})"
+        if rule.colour != "green":  # the green default holds always
+            assert any(not holds_somewhere(policy, rule, facts, now) for facts, now, _ in parsed)
 
 
 def test_rules_md_examples_present():
@@ -56,7 +79,7 @@ def test_rules_md_examples_present():
         ("zhejiang", {"symptoms": {"present": True, "declared_at": "2026-11-21T09:00:00+08:00"},
                       "tests": [{"sampled_at": "2026-11-21T18:00:00+08:00", "result": "negative"}]}, "green", "Z11"),
         ("zhejiang", {"overseas_arrival": "2026-11-15"}, "red", "Z4"),
-        ("zhejiang", {"overseas_arrival": "2026-11-05"}, "yellow", "Z4"),
+        ("zhejiang", {"overseas_arrival": "2026-11-05"}, "red", "Z4"),  # green from 2026-11-26
         ("zhejiang", {"case": {"status": "close_contact", "since": "2026-11-10"},
                       "measures": [{"kind": "centralized_isolation", "start": "2026-11-10", "end": "2026-11-24"}]},
          "red", "Z2"),
@@ -83,7 +106,18 @@ def test_turns_over_time_follow_reevaluate_at():
             break
         assert d.reevaluate_at > now
         now = d.reevaluate_at
-    assert seen == [("red", "2026-11-22"), ("yellow", "2026-11-29"), ("green", "2026-12-06")]
+    assert seen == [("red", "2026-11-22"), ("green", "2026-12-06")]
+    facts = parse_facts({"measures": [{"kind": "centralized_isolation", "start": "2026-11-10", "end": "2026-11-24"},
+                                      {"kind": "home_health_observation", "start": "2026-11-24"}]})[0]
+    seen, now = [], NOW
+    while True:
+        d = policy.evaluate(facts, now)
+        seen.append((d.colour, now.date().isoformat(), d.green_at.date().isoformat() if d.green_at else None))
+        if d.reevaluate_at is None:
+            break
+        now = d.reevaluate_at
+    assert seen == [("red", "2026-11-22", "2026-12-01"), ("yellow", "2026-11-24", "2026-12-01"),
+                    ("green", "2026-12-01", None)]
 
 
 def test_designation_expiry_and_purity():
@@ -100,8 +134,8 @@ def test_designation_expiry_and_purity():
 
 def test_wording_carries_dates():
     d = load_policy("zhejiang").evaluate(parse_facts({"overseas_arrival": "2026-11-15"})[0], NOW)
-    assert d.reason == "11月15日入境，入境未满14天"
-    assert "11月29日" in d.next_step and "12月6日" in d.next_step
+    assert d.reason == "11月15日入境，入境未满21天（集中隔离14天、居家医学观察7天）"
+    assert d.next_step == "入境满21天（12月6日）转为绿码"
 
 
 # -- broken policies ------------------------------------------------------------------------------
@@ -127,13 +161,25 @@ def rule(raw, rid, colour=None):
      "rule Z5: when: and[0].in[0].var: unknown fact 'travel.origin'"),
     (lambda r: rule(r, "Z5").update({"values": {"days": {"param": "risk_days"}, "arrival": 1, "green_on": 2}}),
      "rule Z5: values.days: param: unknown parameter 'risk_days'"),
-    (lambda r: rule(r, "Z7").update({"colour": "purple"}), "rule Z7: colour: must be red, yellow, green"),
+    (lambda r: rule(r, "Z7").update({"colour": "purple"}), "rule Z7: colour: must be red, yellow, green or designated"),
+    (lambda r: rule(r, "Z10").update({"when": True}), "rule Z10: when: the designated rule holds while a designation"),
+    (lambda r: rule(r, "Z9").update({"colour": "designated", "when": None}), "rules: at most one rule is the designation"),
+    (lambda r: rule(r, "Z9").pop("when"), "rule Z9: when: Missing data for required field."),
+    (lambda r: r["parameters"].pop("measure_days"), "rule Z2: when: and[1].!=[0].measure_state: needs the parameter "
+                                                    "measure_days"),
+    (lambda r: r["parameters"]["measure_days"].pop("home_isolation"), "parameters: measure_days: days (a whole "
+                                                                      "number above 0) for each of"),
+    (lambda r: r.pop("version"), "version: Missing data for required field."),
+    (lambda r: r.update({"valid_from": "soon"}), "valid_from: Not a valid date."),
+    (lambda r: r["wording"]["may"].pop("red"), "wording: may: Length must be 3."),
+    (lambda r: rule(r, "Z5")["when"]["and"].append({"later_of": []}), "rule Z5: when: and[2].later_of: takes a list "
+                                                                      "of dates"),
     (lambda r: rule(r, "Z9").update({"reason": "居家{until}"}), "rule Z9: reason: {until} is not in values"),
     (lambda r: rule(r, "Z9").pop("reason"), "rule Z9: reason: Missing data for required field."),
     (lambda r: r["rules"].pop(), "a green rule must hold always"),
     (lambda r: rule(r, "Z3")["when"].update({"==": [{"measure_state": ["quarantine"]}, "ongoing"]}),
      "rule Z3: when: ==[0].measure_state: unknown measure kind 'quarantine'"),
-    (lambda r: r["parameters"].update({"overseas_red_days": [14]}), "parameters: overseas_red_days"),
+    (lambda r: r["parameters"].update({"overseas_days": [14]}), "parameters: overseas_days: must be a number"),
     (lambda r: r["examples"][0]["facts"].update({"travel": {"origin_class": "moon", "arrival": "2026-01-01"}}), None),
 ])
 def test_broken_policy_named(tmp_path, mutate, words):
@@ -150,11 +196,11 @@ def test_broken_policy_named(tmp_path, mutate, words):
 
 def test_example_that_no_longer_holds_fails_check(tmp_path):
     raw = zhejiang_raw()
-    raw["parameters"]["overseas_red_days"] = 7  # a day count changed without updating the examples
+    raw["parameters"]["overseas_days"] = 7  # a day count changed without updating the examples
     path = tmp_path / "zhejiang.json"
     path.write_text(json.dumps(raw, ensure_ascii=False))
     failures = load_policy(str(path)).check_examples()
-    assert any("rules.md: overseas arrival 11-15" in f and "expected red Z4, got yellow Z4" in f for f in failures)
+    assert any("rules.md: overseas arrival 11-15" in f and "expected red Z4, got green Z11" in f for f in failures)
 
 
 def run_flask(*args, stdin=None, env_extra=None, tmp_path=None):
@@ -180,7 +226,7 @@ def test_broken_region_policy_stops_startup_and_check(tmp_path):
         # with a good region policy, check names the broken file and fails
         proc = run_flask("policy", "check", tmp_path=tmp_path)
         assert proc.returncode == 1 and f"FAIL {name}.json: rule Z6: when:" in proc.stderr
-        assert "ok   zhejiang.json" in proc.stdout
+        assert "ok   zhejiang.json: version 2, valid from 2026-11-29, 14 rules" in proc.stdout
     finally:
         path.unlink()
 
@@ -189,11 +235,16 @@ def test_policy_eval_cli(tmp_path):
     facts = {"now": "2026-11-22T10:00:00+08:00", "overseas_arrival": "2026-11-15"}
     proc = run_flask("policy", "eval", "--policy", "zhejiang", "-", stdin=json.dumps(facts), tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"colour": "red", "rule": "Z4", "reason": "11月15日入境，入境未满14天",
-                                       "next_step": "入境满14天（11月29日）转为黄码，居家健康观察至12月6日转为绿码",
-                                       "reevaluate_at": "2026-11-29T00:00:00+08:00"}
+    assert json.loads(proc.stdout) == {"colour": "red", "rule": "Z4",
+                                       "reason": "11月15日入境，入境未满21天（集中隔离14天、居家医学观察7天）",
+                                       "next_step": "入境满21天（12月6日）转为绿码",
+                                       "reevaluate_at": "2026-12-06T00:00:00+08:00",
+                                       "green_at": "2026-12-06T00:00:00+08:00"}
     file = tmp_path / "facts.json"
     file.write_text(json.dumps({**facts, "travel": {"origin_class": "risk_county", "arrival": "2026-11-20"}}))
+    proc = run_flask("policy", "eval", "--policy", "guangxi-hechi", str(file), tmp_path=tmp_path)
+    assert json.loads(proc.stdout)["rule"] == "HO"  # both red: the overseas rule is listed first
+    file.write_text(json.dumps({"now": facts["now"], "travel": [{"origin_class": "risk_county", "arrival": "2026-11-20"}]}))
     proc = run_flask("policy", "eval", "--policy", "guangxi-hechi", str(file), tmp_path=tmp_path)
     assert json.loads(proc.stdout)["rule"] == "H3"
 
@@ -201,7 +252,14 @@ def test_policy_eval_cli(tmp_path):
 @pytest.mark.parametrize("document, line", [
     ('{"overseas_arrival": "2026-02-30"}', "error: overseas_arrival: Not a valid date."),
     ('{"travel": {"origin_class": "moon", "arrival": "2026-11-01"}}',
-     "error: travel.origin_class: Must be one of: high, medium, risk_county, case_city, low."),
+     "error: travel.origin_class: Must be one of: high, medium, risk_county, case_city, low, unknown."),
+    ('{"travel": [{"origin_class": "high", "arrival": "2026-11-01"}, {"origin_class": "low"}]}',
+     "error: travel.1.arrival: Missing data for required field."),
+    ('{"overseas_arrival": {"arrival": "2026-11-01", "recorded_at": "soon"}}',
+     "error: overseas_arrival.recorded_at: Not a valid datetime."),
+    ('{"overseas_arrival": [7]}', "error: overseas_arrival.0: an object, or a list of them, is expected"),
+    ('{"designation": {"colour": "green", "made_at": "2026-11-31T00:00:00"}}',
+     "error: designation.made_at: Not a valid datetime."),
     ('{"tests": [{"sampled_at": "yesterday", "result": "negative"}]}', "error: tests.0.sampled_at: Not a valid datetime."),
     ('{"measures": [{"kind": "home_isolation", "start": "2026-11-10", "end": "2026-11-01"}]}',
      "error: measures.0.end: end is before start"),

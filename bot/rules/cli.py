@@ -26,7 +26,7 @@ def _fail(message: str):
 @click.argument("source", default="-")
 def policy_eval(name, source):
     from bot.rules.facts import FactsError, parse_facts
-    from bot.rules.policy import PolicyError, load_policy
+    from bot.rules.loading import PolicyError, load_policy
 
     try:
         policy = load_policy(name or current_app.extensions["services"].settings.region_policy)
@@ -50,7 +50,7 @@ def policy_eval(name, source):
 @policy_group.command("check", help="Validate a policy file (default: every file in config/policies) and run its examples.")
 @click.argument("files", nargs=-1)
 def policy_check(files):
-    from bot.rules.policy import POLICY_DIR, PolicyError, load_policy
+    from bot.rules.loading import POLICY_DIR, PolicyError, load_policy
 
     targets = list(files) or sorted(str(p) for p in POLICY_DIR.glob("*.json"))
     failed = False
@@ -65,7 +65,8 @@ def policy_check(files):
         for line in failures:
             click.echo(f"FAIL {policy.path.name}: {line}", err=True)
         failed |= bool(failures)
-        click.echo(f"{'ok  ' if not failures else 'FAIL'} {policy.path.name}: {len(policy.rules)} rules, "
+        click.echo(f"{'ok  ' if not failures else 'FAIL'} {policy.path.name}: version {policy.version}, valid from "
+                   f"{policy.valid_from.isoformat()}, {len(policy.rules)} rules, "
                    f"{len(policy.examples) - len(failures)}/{len(policy.examples)} examples hold")
     sys.exit(1 if failed else 0)
 

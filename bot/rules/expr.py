@@ -6,11 +6,21 @@
     {"and": [...]}, {"or": [...]}, {"not": x}
     {"==": [a, b]}, {"!=": [a, b]}, {"in": [a, [..]]}, {"<": [a, b]}, "<=", ">", ">="
     {"plus_days": [date, n]}                      a date n days later (null stays null)
+    {"plus_hours": [day or instant, n]}           an instant n hours later (a date = its 00:00);
+    {"minus_hours": [day or instant, n]}          or earlier
+    {"later_of": [a, b, ...]}                     the latest of the dates given (nulls skipped)
     {"negative_test_after": x}                    a negative test sampled after x (a date = its 00:00)
     {"negative_tests_after": [x, count, hours]}   `count` negative tests after x, each >= hours apart
+    {"positive_test": days}                       the sampling instant of the latest positive test of
+                                                  the last `days` days that no case status followed, or null
     {"measure_state": [kind, ...]}                "ongoing" / "upcoming" / "ended" / "none"
     {"case_active": [status, ...]}                a case of those statuses, not released
-    {"designation_active": null}                  a staff designation that has not lapsed
+
+Trips: `travel` and `overseas` are lists. A rule that reads `travel.*` (or `overseas.*`) is
+evaluated once per trip with that trip bound (the policy engine does the looping), so every
+trip counts and the most severe wins. `overseas_arrival` is `overseas.arrival`.
+
+Tests sampled after `now` are not read yet (they count from their sampling instant on).
 
 Time: every comparison with today/now, and every predicate that reads dates, records the instant
 at which its answer would flip. The engine keeps the earliest one after `now`: reevaluate_at.
@@ -37,13 +47,15 @@ class ExprError(ValueError):
 
 
 class Ctx:
-    __slots__ = ("facts", "today", "now", "bounds")
+    __slots__ = ("facts", "today", "now", "bounds", "trip", "abroad")
 
     def __init__(self, facts: dict, now: dt.datetime):
         self.facts = facts
         self.now = now
         self.today = now.astimezone(SHANGHAI).date()
         self.bounds: list[dt.datetime] = []
+        self.trip: dict | None = None     # the travel item a rule is evaluated for
+        self.abroad: dict | None = None   # the overseas arrival likewise
 
     def flip_on(self, day: dt.date | None) -> None:
         """The answer may change at the start of `day`."""
@@ -53,6 +65,14 @@ class Ctx:
     def flip_at(self, instant: dt.datetime | None) -> None:
         if instant is not None and instant > self.now:
             self.bounds.append(instant)
+
+    def tests(self):
+        """The tests sampled by now; a later one counts from its sampling on."""
+        for t in self.facts.get("tests") or ():
+            if t["sampled_at"] > self.now:
+                self.flip_at(t["sampled_at"])
+            else:
+                yield t
 
 
 def start_of(value) -> dt.datetime | None:
@@ -64,19 +84,29 @@ def start_of(value) -> dt.datetime | None:
     return dt.datetime.combine(value, dt.time(), SHANGHAI)
 
 
-MEASURE_KINDS = {"centralized_isolation", "home_isolation", "home_health_observation", "daily_health_monitoring"}
-CASE_STATUSES = {"confirmed", "suspected", "asymptomatic", "close_contact"}
+def day_of(value) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(SHANGHAI).date()
+    return value
+
+
+MEASURE_KINDS = ("centralized_isolation", "home_isolation", "home_health_observation", "daily_health_monitoring")
+CASE_STATUSES = ("confirmed", "suspected", "asymptomatic", "close_contact")
 COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 # today OP x flips when today reaches x (< and >=) or the day after x (<= and >)
 FLIP_DAY = {"<": 0, ">=": 0, "<=": 1, ">": 1}
 MIRROR = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 SPECIAL_VARS = ("today", "now")
+# list facts a rule is evaluated per item of: path prefix -> Ctx slot
+BOUND = {"travel": "trip", "overseas": "abroad"}
+ALIASES = {"overseas_arrival": "overseas.arrival"}
 
 
 class Compiler:
     def __init__(self, params: dict[str, Any], fact_paths: set[str]):
         self.params = params
         self.fact_paths = fact_paths
+        self.binds: set[str] = set()  # the list facts the expressions compiled so far read
 
     def compile(self, node, path: str = "") -> Fn:
         if isinstance(node, (str, int, float, bool)) or node is None:
@@ -106,7 +136,19 @@ class Compiler:
             return _now
         if arg not in self.fact_paths:
             raise ExprError(f"unknown fact {arg!r} (known: {', '.join(sorted(self.fact_paths))})", path)
+        arg = ALIASES.get(arg, arg)
         keys = arg.split(".")
+        if keys[0] in BOUND:
+            self.binds.add(keys[0])
+            slot = BOUND[keys[0]]
+            if len(keys) == 1:
+                return lambda ctx: getattr(ctx, slot)
+            k = keys[1]
+
+            def bound(ctx):
+                item = getattr(ctx, slot)
+                return None if item is None else item.get(k)
+            return bound
         if len(keys) == 1:
             k = keys[0]
             return lambda ctx: ctx.facts.get(k)
@@ -198,6 +240,25 @@ class Compiler:
             return None if day is None else day + dt.timedelta(days=days)
         return plus
 
+    def op_plus_hours(self, op, arg, path):
+        d, n = self._args(arg, path, 2)
+        sign = -1 if op == "minus_hours" else 1
+
+        def plus(ctx):
+            at = start_of(d(ctx))
+            return None if at is None else at + dt.timedelta(hours=sign * n(ctx))
+        return plus
+
+    def op_later_of(self, op, arg, path):
+        fs = self._args(arg, path)
+        if not fs:
+            raise ExprError("takes a list of dates", path)
+
+        def later(ctx):
+            values = [v for v in (f(ctx) for f in fs) if v is not None]
+            return max(values) if values else None
+        return later
+
     def op_negative_test_after(self, op, arg, path):
         x = self.compile(arg, path)
 
@@ -205,7 +266,7 @@ class Compiler:
             since = start_of(x(ctx))
             if since is None:
                 return False
-            return any(t["result"] == "negative" and t["sampled_at"] > since for t in ctx.facts.get("tests") or ())
+            return any(t["result"] == "negative" and t["sampled_at"] > since for t in ctx.tests())
         return negative_after
 
     def op_negative_tests_after(self, op, arg, path):
@@ -216,8 +277,7 @@ class Compiler:
             if since is None:
                 return False
             need, gap = count(ctx), dt.timedelta(hours=hours(ctx))
-            times = sorted(t["sampled_at"] for t in ctx.facts.get("tests") or ()
-                           if t["result"] == "negative" and t["sampled_at"] > since)
+            times = sorted(t["sampled_at"] for t in ctx.tests() if t["result"] == "negative" and t["sampled_at"] > since)
             got, last = 0, None
             for at in times:  # greedy: the earliest tests that keep the gap
                 if last is None or at - last >= gap:
@@ -225,18 +285,39 @@ class Compiler:
             return got >= need
         return enough
 
+    def op_positive_test(self, op, arg, path):
+        window = self.compile(arg, path)
+
+        def positive(ctx):
+            days = window(ctx)
+            case = ctx.facts.get("case")
+            latest = None
+            for t in ctx.tests():
+                if t["result"] != "positive" or (case is not None and _case_follows(case, t)):
+                    continue
+                until = day_of(t["sampled_at"]) + dt.timedelta(days=days)
+                ctx.flip_on(until)
+                if ctx.today < until and (latest is None or t["sampled_at"] > latest):
+                    latest = t["sampled_at"]
+            return latest
+        return positive
+
     def op_measure_state(self, op, arg, path):
         kinds = _const_list(arg, path, MEASURE_KINDS, "measure kind")
+        defaults = self.params.get("measure_days")
+        if not isinstance(defaults, dict) or any(not isinstance(defaults.get(k), int) for k in MEASURE_KINDS):
+            raise ExprError("needs the parameter measure_days: days per measure kind "
+                            f"({', '.join(MEASURE_KINDS)}), the length of a measure declared without an end", path)
 
         def state(ctx):
             found = "none"
             for m in ctx.facts.get("measures") or ():
                 if m["kind"] not in kinds:
                     continue
-                start, stop = m["start"], _measure_stop(m)
+                start, stop = m["start"], measure_stop(m, defaults)
                 ctx.flip_on(start)
                 ctx.flip_on(stop)
-                if start <= ctx.today and (stop is None or ctx.today < stop):
+                if start <= ctx.today < stop:
                     return "ongoing"
                 if ctx.today < start:
                     found = "upcoming"
@@ -257,24 +338,22 @@ class Compiler:
             return released is None or ctx.today < released
         return active
 
-    def op_designation_active(self, op, arg, path):
-        def active(ctx):
-            d = ctx.facts.get("designation")
-            if not d:
-                return False
-            until = d.get("until")
-            if until is None:
-                return True
-            ctx.flip_at(until)
-            return ctx.now < until
-        return active
 
-
-def _measure_stop(m) -> dt.date | None:
-    end, ended = m.get("end"), m.get("ended_on")
-    if end is None:
-        return ended
+def measure_stop(m: dict, defaults: dict) -> dt.date:
+    """The day a measure is released: ended early, else its planned end, else the policy's
+    default length from its start (every measure ends)."""
+    end = m.get("end") or m["start"] + dt.timedelta(days=defaults[m["kind"]])
+    ended = m.get("ended_on")
     return end if ended is None else min(end, ended)
+
+
+def _case_follows(case: dict, test: dict) -> bool:
+    """Staff set this case status after the test came in (so the case rules decide now)."""
+    case_at, test_at = case.get("recorded_at"), test.get("recorded_at")
+    if case_at is not None and test_at is not None:
+        return case_at >= test_at
+    since = case.get("since")
+    return since is not None and since >= day_of(test["sampled_at"])
 
 
 def _today(ctx):
@@ -305,7 +384,7 @@ def _const_list(arg, path, allowed, what) -> frozenset:
 OPS = {
     "var": "var", "param": "param", "and": "and", "or": "or", "not": "not", "!": "not",
     "==": "eq", "!=": "eq", "in": "in", "<": "compare", "<=": "compare", ">": "compare", ">=": "compare",
-    "plus_days": "plus_days", "negative_test_after": "negative_test_after",
-    "negative_tests_after": "negative_tests_after", "measure_state": "measure_state",
-    "case_active": "case_active", "designation_active": "designation_active",
+    "plus_days": "plus_days", "plus_hours": "plus_hours", "minus_hours": "plus_hours", "later_of": "later_of",
+    "negative_test_after": "negative_test_after", "negative_tests_after": "negative_tests_after",
+    "positive_test": "positive_test", "measure_state": "measure_state", "case_active": "case_active",
 }
