@@ -39,9 +39,10 @@ def _sql() -> dict:
             ChannelIdentity.person_id == b("pid"), ChannelIdentity.channel == b("channel"),
             ChannelIdentity.app_id == b("app_id"), ChannelIdentity.id != b("identity_id")).limit(1),
         "active_case": select(CaseStatus.id).where(CaseStatus.person_id == b("pid"), CaseStatus.status == b("status"),
-                                                   CaseStatus.released_on.is_(None)),
-        "own_measures": select(Measure.id, Measure.kind).where(
-            Measure.person_id == b("pid"), Measure.source == "declaration", Measure.ended_on.is_(None)),
+                                                   CaseStatus.released_on.is_(None), CaseStatus.voided_at.is_(None)),
+        "own_measures": select(Measure.id, Measure.kind, Measure.start, Measure.end).where(
+            Measure.person_id == b("pid"), Measure.source == "declaration", Measure.ended_on.is_(None),
+            Measure.voided_at.is_(None)),
         "insert_person": insert(Person), "insert_identity": insert(ChannelIdentity), "insert_notice": insert(Notice),
         "insert_declaration": insert(Declaration), "insert_travel": insert(TravelFact),
         "insert_case": insert(CaseStatus), "insert_measure": insert(Measure),
@@ -82,6 +83,7 @@ def code_view(services, person: Person, code: Code | None) -> dict:
         view.update(colour=code.colour, rule=code.rule, reason=code.reason, next_step=code.next_step,
                     since=code.since.isoformat(), version=code.version,
                     reevaluate_at=code.reevaluate_at.isoformat() if code.reevaluate_at else None,
+                    green_at=code.green_at.isoformat() if code.green_at else None,
                     link=code_link(services.settings, person.id))
     return view
 
@@ -215,7 +217,8 @@ def declare(services, session, msg, p):
                 overseas_arrival=_day(p.get("overseas_arrival")), symptoms=bool(p["symptoms"]),
                 case_reported=bool(p.get("case")), case_status=p.get("case"),
                 measure_answer=_measure_answer(p.get("measure")), submission_key=key, declared_at=now)
-    rows = store_declaration(session, decl, today, new=new)
+    rows = store_declaration(session, decl, today, new=new,
+                             measure_days=(_day(p.get("measure_start")), _day(p.get("measure_end"))))
     # someone registered a moment ago has no facts but these: no need to read them back
     facts = facts_from_rows(rows, lambda: risk_table(session)).get(person_id, {}) if new else None
     decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now, first=new,
@@ -228,6 +231,7 @@ def declare(services, session, msg, p):
     return {"person_id": person_id, "name_masked": mask_name(name), "colour": decision.colour,
             "rule": decision.rule, "reason": decision.reason, "next_step": decision.next_step,
             "reevaluate_at": decision.reevaluate_at.isoformat() if decision.reevaluate_at else None,
+            "green_at": decision.green_at.isoformat() if decision.green_at else None,
             "link": code_link(services.settings, person_id), "ok": True,
             "first": change is not None and change.old_colour is None,
             "old_colour": change.old_colour if change else None}
@@ -281,8 +285,10 @@ def register(conn, services, msg, identity_id: int | None, p: dict) -> tuple[int
     return found.id, False
 
 
-def store_declaration(session, decl: dict, today: dt.date, new: bool = False) -> dict:
-    """The declaration and the facts it states: travel, a self-reported case status, a measure.
+def store_declaration(session, decl: dict, today: dt.date, new: bool = False,
+                      measure_days: tuple[dt.date | None, dt.date | None] = (None, None)) -> dict:
+    """The declaration and the facts it states: travel, a self-reported case status, a measure
+    (from its start day, to its end when known; the policy's default length otherwise).
 
     Measures from declarations are the person's own word: a later declaration replaces them.
     Staff measures and case statuses are left alone; a self-reported case stays until staff
@@ -291,36 +297,42 @@ def store_declaration(session, decl: dict, today: dt.date, new: bool = False) ->
     conn = session.connection()
     q = _sql()
     pid = decl["person_id"]
+    now = decl["declared_at"]
     conn.execute(q["insert_declaration"], decl)
-    rows = {"symptoms": [(pid, decl["symptoms"], decl["declared_at"])], "travel": [], "case": [], "measures": []}
-    facts = dict(person_id=pid, reported_on=today, source="declaration", created_at=utcnow())
+    rows = {"symptoms": [(pid, decl["symptoms"], now)], "travel": [], "case": [], "measures": []}
+    facts = dict(person_id=pid, reported_on=today, source="declaration", created_at=now, recorded_at=now)
     if decl["overseas"] and decl["overseas_arrival"]:
         conn.execute(q["insert_travel"], dict(facts, overseas=True, arrival=decl["overseas_arrival"],
                                               origin_class=None, origin_code=None))
-        rows["travel"].append((pid, True, None, None, decl["overseas_arrival"], today))
+        rows["travel"].append((pid, True, None, None, decl["overseas_arrival"], today, now))
     if decl["travel_answer"] in TRAVEL_CLASSES and decl["arrival_date"]:
         code = match_origin(session, decl["origin_text"])
         stated = TRAVEL_CLASSES[decl["travel_answer"]]
         cls = more_severe(stated, classify_origin(code, risk_table(session))) if code else stated
         conn.execute(q["insert_travel"], dict(facts, overseas=False, arrival=decl["arrival_date"],
                                               origin_class=cls, origin_code=code))
-        rows["travel"].append((pid, False, cls, code, decl["arrival_date"], today))
-        rows["travel"].sort(key=lambda r: r[4])  # the latest arrival wins, as when read back
+        rows["travel"].append((pid, False, cls, code, decl["arrival_date"], today, now))
+        rows["travel"].sort(key=lambda r: r[4])  # arrival order, as when read back
     status = decl["case_status"]
     if status and (new or conn.execute(q["active_case"], {"pid": pid, "status": status}).first() is None):
-        conn.execute(q["insert_case"], {"person_id": pid, "status": status, "since": today, "created_at": utcnow()})
-        rows["case"].append((pid, status, today, None))
+        conn.execute(q["insert_case"], {"person_id": pid, "status": status, "since": today, "created_at": now,
+                                        "recorded_at": now})
+        rows["case"].append((pid, status, today, None, now))
     kind = MEASURE_KINDS[decl["measure_answer"] - 1] if decl["measure_answer"] < 5 else None
+    start, end = measure_days[0] or today, measure_days[1]
     ongoing = [] if new else conn.execute(q["own_measures"], {"pid": pid}).all()
-    kept = next((m.id for m in ongoing if m.kind == kind), None)
-    ended = [m.id for m in ongoing if m.id != kept]
+    kept = next((m for m in ongoing if m.kind == kind), None)
+    ended = [m.id for m in ongoing if m is not kept]
     if ended:
-        conn.execute(update(Measure).where(Measure.id.in_(ended)).values(ended_on=today, updated_at=utcnow()))
-    if kind and kept is None:
-        now = utcnow()
-        conn.execute(q["insert_measure"], {"person_id": pid, "kind": kind, "start": today, "end": None,
-                                           "source": "declaration", "created_at": now, "updated_at": now})
-        rows["measures"].append((pid, kind, today, None, None))
+        conn.execute(update(Measure).where(Measure.id.in_(ended)).values(ended_on=today, updated_at=now))
+    if kept is not None and (kept.start, kept.end) != (start, end):  # the same measure, its days corrected
+        conn.execute(update(Measure).where(Measure.id == kept.id).values(start=start, end=end, updated_at=now,
+                                                                          recorded_at=now))
+    elif kind and kept is None:
+        conn.execute(q["insert_measure"], {"person_id": pid, "kind": kind, "start": start, "end": end,
+                                           "source": "declaration", "created_at": now, "updated_at": now,
+                                           "recorded_at": now})
+        rows["measures"].append((pid, kind, start, end, None, now))
     return rows
 
 

@@ -23,7 +23,7 @@ from bot.models import (CaseStatus, Code, CodeHistory, Declaration, Designation,
 from bot.rules.policy import Decision, Policy
 
 CAUSES = ("declaration", "lab_result", "measure", "time", "policy_change", "risk_areas", "staff", "appeal")
-SEVERITY = {"low": 0, "case_city": 1, "risk_county": 2, "medium": 3, "high": 4}
+SEVERITY = {"unknown": -1, "low": 0, "case_city": 1, "risk_county": 2, "medium": 3, "high": 4}
 
 
 class CodeConflict(Exception):
@@ -78,28 +78,35 @@ def risk_table(session: Session) -> list[tuple[str, str]]:
 @lru_cache(maxsize=2)
 def _fact_queries(by_range: bool) -> dict:
     """The facts' set queries, built once (SQLAlchemy then only binds values: building and
-    caching a statement per call cost more than running it). Bound: ids, or lo and hi."""
+    caching a statement per call cost more than running it). Bound: ids, or lo and hi.
+    Voided facts are never read; each fact comes with when it was recorded."""
     def where(col):
         return col.between(bindparam("lo"), bindparam("hi")) if by_range else col.in_(bindparam("ids", expanding=True))
 
-    latest_decl = select(func.max(Declaration.id)).where(where(Declaration.person_id)).group_by(Declaration.person_id)
-    latest_case = select(func.max(CaseStatus.id)).where(where(CaseStatus.person_id)).group_by(CaseStatus.person_id)
+    latest_decl = select(func.max(Declaration.id)).where(where(Declaration.person_id), Declaration.voided_at.is_(None)) \
+        .group_by(Declaration.person_id)
+    latest_case = select(func.max(CaseStatus.id)).where(where(CaseStatus.person_id), CaseStatus.voided_at.is_(None)) \
+        .group_by(CaseStatus.person_id)
     return {
         "symptoms": select(Declaration.person_id, Declaration.symptoms, Declaration.declared_at)
         .where(Declaration.id.in_(latest_decl)),
-        "case": select(CaseStatus.person_id, CaseStatus.status, CaseStatus.since, CaseStatus.released_on)
-        .where(CaseStatus.id.in_(latest_case)),
-        "measures": select(Measure.person_id, Measure.kind, Measure.start, Measure.end, Measure.ended_on)
-        .where(where(Measure.person_id)).order_by(Measure.id),
-        "tests": select(TestResult.person_id, TestResult.sampled_at, TestResult.result).where(where(TestResult.person_id)),
-        # the latest arrival of each kind wins (then the latest report of it)
+        "case": select(CaseStatus.person_id, CaseStatus.status, CaseStatus.since, CaseStatus.released_on,
+                       CaseStatus.recorded_at).where(CaseStatus.id.in_(latest_case)),
+        "measures": select(Measure.person_id, Measure.kind, Measure.start, Measure.end, Measure.ended_on,
+                           Measure.recorded_at).where(where(Measure.person_id), Measure.voided_at.is_(None))
+        .order_by(Measure.id),
+        "tests": select(TestResult.person_id, TestResult.sampled_at, TestResult.result, TestResult.created_at)
+        .where(where(TestResult.person_id), TestResult.voided_at.is_(None)),
+        # every trip counts (the rules take the most severe), in arrival order
         "travel": select(TravelFact.person_id, TravelFact.overseas, TravelFact.origin_class, TravelFact.origin_code,
-                         TravelFact.arrival, TravelFact.reported_on)
-        .where(where(TravelFact.person_id)).order_by(TravelFact.arrival, TravelFact.id),
-        "designation": select(Designation.person_id, Designation.colour, Designation.reason, Designation.until)
+                         TravelFact.arrival, TravelFact.reported_on, TravelFact.recorded_at)
+        .where(where(TravelFact.person_id), TravelFact.voided_at.is_(None)).order_by(TravelFact.arrival, TravelFact.id),
+        "designation": select(Designation.person_id, Designation.colour, Designation.reason, Designation.until,
+                              Designation.created_at)
         .where(where(Designation.person_id), Designation.lifted_at.is_(None)).order_by(Designation.id),
-        "fever": select(PersonFlag.person_id).where(where(PersonFlag.person_id), PersonFlag.kind == "unexplained_fever",
-                                                    PersonFlag.cleared_at.is_(None)),
+        "fever": select(PersonFlag.person_id, PersonFlag.set_at).where(
+            where(PersonFlag.person_id), PersonFlag.kind == "unexplained_fever", PersonFlag.cleared_at.is_(None),
+            PersonFlag.voided_at.is_(None)),
     }
 
 
@@ -122,26 +129,30 @@ def facts_from_rows(rows: dict, areas) -> dict[int, dict]:
     upgrades apply; a delisted area frees nobody early."""
     facts: dict[int, dict] = defaultdict(dict)
     for pid, present, at in rows.get("symptoms", ()):
-        facts[pid]["symptoms"] = {"present": present, "declared_at": at}
-    for pid, status, since, released in rows.get("case", ()):
-        facts[pid]["case"] = {"status": status, "since": since, "released_on": released}
-    for pid, kind, start, end, ended in rows.get("measures", ()):
-        facts[pid].setdefault("measures", []).append({"kind": kind, "start": start, "end": end, "ended_on": ended})
-    for pid, at, result in rows.get("tests", ()):
-        facts[pid].setdefault("tests", []).append({"sampled_at": at, "result": result})
+        facts[pid]["symptoms"] = {"present": present, "declared_at": at, "recorded_at": at}
+    for pid, status, since, released, recorded in rows.get("case", ()):
+        facts[pid]["case"] = {"status": status, "since": since, "released_on": released, "recorded_at": recorded}
+    for pid, kind, start, end, ended, recorded in rows.get("measures", ()):
+        facts[pid].setdefault("measures", []).append({"kind": kind, "start": start, "end": end, "ended_on": ended,
+                                                      "recorded_at": recorded})
+    for pid, at, result, recorded in rows.get("tests", ()):
+        facts[pid].setdefault("tests", []).append({"sampled_at": at, "result": result, "recorded_at": recorded})
     table = None
-    for pid, overseas, cls, code, arrival, reported in rows.get("travel", ()):
+    for pid, overseas, cls, code, arrival, reported, recorded in rows.get("travel", ()):
         if overseas:
-            facts[pid]["overseas_arrival"] = arrival
+            facts[pid].setdefault("overseas", []).append({"arrival": arrival, "reported_on": reported,
+                                                          "recorded_at": recorded})
         else:
             if table is None:
                 table = areas()
-            facts[pid]["travel"] = {"origin_class": more_severe(cls, classify_origin(code, table)) or "low",
-                                    "arrival": arrival, "reported_on": reported}
-    for pid, colour, reason, until in rows.get("designation", ()):
-        facts[pid]["designation"] = {"colour": colour, "reason": reason, "until": until}
-    for (pid,) in rows.get("fever", ()):
+            facts[pid].setdefault("travel", []).append({
+                "origin_class": more_severe(cls, classify_origin(code, table)) or "low", "arrival": arrival,
+                "reported_on": reported, "recorded_at": recorded})
+    for pid, colour, reason, until, made in rows.get("designation", ()):
+        facts[pid]["designation"] = {"colour": colour, "reason": reason, "until": until, "made_at": made}
+    for pid, at in rows.get("fever", ()):
         facts[pid]["unexplained_fever"] = True
+        facts[pid]["unexplained_fever_at"] = at
     return facts
 
 
@@ -178,13 +189,14 @@ def apply_decision(session: Session, person_id: int, decision: Decision, *, caus
         # a concurrent first code for the same person fails here (primary key)
         conn.execute(q["insert"], dict(person_id=person_id, colour=decision.colour, rule=decision.rule,
                                        reason=decision.reason, next_step=decision.next_step, version=1,
-                                       policy=policy, since=now, evaluated_at=now, reevaluate_at=decision.reevaluate_at))
+                                       policy=policy, since=now, evaluated_at=now, reevaluate_at=decision.reevaluate_at,
+                                       green_at=decision.green_at))
         change = Change(person_id, None, decision.colour, 1, decision.rule)
     elif (row.colour, row.rule) != (decision.colour, decision.rule):
         version = row.version + 1
         values = dict(colour=decision.colour, rule=decision.rule, reason=decision.reason,
                       next_step=decision.next_step, version=version, policy=policy, evaluated_at=now,
-                      reevaluate_at=decision.reevaluate_at)
+                      reevaluate_at=decision.reevaluate_at, green_at=decision.green_at)
         if decision.colour != row.colour:
             values["since"] = now
         done = conn.execute(update(Code).where(Code.person_id == person_id, Code.version == row.version)
@@ -195,7 +207,7 @@ def apply_decision(session: Session, person_id: int, decision: Decision, *, caus
     else:
         done = conn.execute(update(Code).where(Code.person_id == person_id, Code.version == row.version).values(
             reason=decision.reason, next_step=decision.next_step, policy=policy, evaluated_at=now,
-            reevaluate_at=decision.reevaluate_at)).rowcount
+            reevaluate_at=decision.reevaluate_at, green_at=decision.green_at)).rowcount
         if done != 1:
             raise CodeConflict(person_id)
         _after_commit_schedule(session, decision.reevaluate_at)

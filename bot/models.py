@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from bot.db import Base, Encrypted, UTCDateTime, utcnow
 
@@ -19,12 +19,27 @@ ID_TYPES = ("id_card", "passport", "permit")
 CHANNELS = ("wechat", "wechat_mp", "alipay")
 CASE_STATUSES = ("confirmed", "suspected", "asymptomatic", "close_contact")
 MEASURE_KINDS = ("centralized_isolation", "home_isolation", "home_health_observation", "daily_health_monitoring")
-ORIGIN_CLASSES = ("high", "medium", "risk_county", "case_city", "low")
+ORIGIN_CLASSES = ("high", "medium", "risk_county", "case_city", "low", "unknown")
 ROLES = ("admin", "reviewer", "community", "lab", "scanner")
 
 
 def _now_col():
     return mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Voidable:
+    """A fact that can be found wrong (an upheld appeal, a false positive): it is kept, with who
+    voided it, when and why, and the rules never read it again."""
+
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @declared_attr
+    def voided_by_id(cls) -> Mapped[int | None]:
+        return mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+
+    @declared_attr
+    def void_reason(cls) -> Mapped[str | None]:
+        return mapped_column(Encrypted(f"{cls.__tablename__}.void_reason", 2048))
 
 
 class Person(Base):
@@ -65,7 +80,7 @@ class ChannelIdentity(Base):
     person: Mapped[Person | None] = relationship(back_populates="identities")
 
 
-class Declaration(Base):
+class Declaration(Voidable, Base):
     """A health self-declaration (questions 6-10), by the person or by a family member for them."""
 
     __tablename__ = "declarations"
@@ -88,7 +103,7 @@ class Declaration(Base):
     declared_at: Mapped[dt.datetime] = _now_col()
 
 
-class CaseStatus(Base):
+class CaseStatus(Voidable, Base):
     """Confirmed / suspected / asymptomatic / close contact, set and released by staff."""
 
     __tablename__ = "case_statuses"
@@ -99,9 +114,10 @@ class CaseStatus(Base):
     released_on: Mapped[dt.date | None] = mapped_column(Date)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = _now_col()
+    recorded_at: Mapped[dt.datetime] = _now_col()  # when the rules learnt it (a designation covers what came before)
 
 
-class Measure(Base):
+class Measure(Voidable, Base):
     """Isolation, observation or monitoring: ongoing while today < end and not ended_on."""
 
     __tablename__ = "measures"
@@ -115,9 +131,10 @@ class Measure(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = _now_col()
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    recorded_at: Mapped[dt.datetime] = _now_col()  # started or extended
 
 
-class TestResult(Base):
+class TestResult(Voidable, Base):
     __test__ = False  # not a pytest class
     __tablename__ = "test_results"
     __table_args__ = (UniqueConstraint("person_id", "sampled_at", "lab"),)
@@ -130,7 +147,7 @@ class TestResult(Base):
     created_at: Mapped[dt.datetime] = _now_col()
 
 
-class TravelFact(Base):
+class TravelFact(Voidable, Base):
     """Where someone arrived from and when: from declarations, arrival reports or staff."""
 
     __tablename__ = "travel_facts"
@@ -143,6 +160,7 @@ class TravelFact(Base):
     reported_on: Mapped[dt.date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(16), default="declaration")
     created_at: Mapped[dt.datetime] = _now_col()
+    recorded_at: Mapped[dt.datetime] = _now_col()  # reported, or classified by staff
 
 
 class ArrivalReport(Base):
@@ -157,6 +175,7 @@ class ArrivalReport(Base):
     arrival_on: Mapped[dt.date] = mapped_column(Date)
     destination_address: Mapped[str] = mapped_column(Encrypted("arrival_reports.destination_address"))
     district: Mapped[str | None] = mapped_column(String(12), index=True)
+    travel_fact_id: Mapped[int | None] = mapped_column(ForeignKey("travel_facts.id", ondelete="SET NULL"))
     phone_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending/claimed/verified
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
@@ -180,7 +199,7 @@ class Designation(Base):
     created_at: Mapped[dt.datetime] = _now_col()
 
 
-class PersonFlag(Base):
+class PersonFlag(Voidable, Base):
     """Staff flags the rules read, e.g. unexplained fever (不明原因发热)."""
 
     __tablename__ = "person_flags"
@@ -206,6 +225,7 @@ class Code(Base):
     since: Mapped[dt.datetime] = _now_col()  # when this colour began
     evaluated_at: Mapped[dt.datetime] = _now_col()
     reevaluate_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    green_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # when time alone turns it green
 
     person: Mapped[Person] = relationship(back_populates="code")
 
@@ -329,6 +349,24 @@ class Notice(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = _now_col()
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """A positive test waiting for staff (reviewers, and community staff of the person's district):
+    setting a case status or voiding the result resolves it."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    test_result_id: Mapped[int | None] = mapped_column(ForeignKey("test_results.id", ondelete="CASCADE"),
+                                                       unique=True)
+    kind: Mapped[str] = mapped_column(String(24), default="positive_test")
+    district: Mapped[str | None] = mapped_column(String(12), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="open", index=True)  # open / resolved
+    resolution: Mapped[str | None] = mapped_column(String(32))  # case:<status> / voided
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = _now_col()
 
 
 class RiskArea(Base):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from bot import outbox, reevaluation
 from bot.codes import CodeConflict, apply_decision, classify_origin, person_facts, reevaluate
 from bot.db import SHANGHAI, utcnow
-from bot.models import (ChannelIdentity, Code, CodeHistory, Declaration, Designation, FamilyBinding, Notice, Outbox,
+from bot.models import (ChannelIdentity, Code, CodeHistory, Declaration, Designation, FamilyBinding, Measure, Notice, Outbox,
                         ReevaluationRun, RiskArea, TestResult, TravelFact)
 from bot.people import get_or_create_person
 from tests.conftest import ROOT
@@ -140,20 +140,24 @@ def test_time_turns_a_code_through_a_real_worker(services, env, tmp_path):
 
 
 def test_due_tick_turns_day_boundaries(services, monkeypatch):
-    """Overseas arrival 14 days ago: the tick that runs after midnight turns red to yellow."""
+    """Home health observation started 6 days ago (7 by default): red isolation ended yesterday;
+    the tick that runs after midnight turns red to yellow, and knows green comes tomorrow."""
     import workers.codes
 
     today = utcnow().astimezone(SHANGHAI).date()
     with services.db.session() as s:
         pid = person(services, s).id
-        s.add(TravelFact(person_id=pid, overseas=True, arrival=today - dt.timedelta(days=14)))
-        s.add(Code(person_id=pid, colour="red", rule="Z4", reason="入境未满14天", version=3, policy="zhejiang",
+        s.add(Measure(person_id=pid, kind="home_isolation", start=today - dt.timedelta(days=15),
+                      end=today - dt.timedelta(days=6)))
+        s.add(Measure(person_id=pid, kind="home_health_observation", start=today - dt.timedelta(days=6)))
+        s.add(Code(person_id=pid, colour="red", rule="Z3", reason="正在实施隔离医学观察", version=3, policy="zhejiang",
                    reevaluate_at=utcnow() - dt.timedelta(minutes=1)))
     assert workers.codes.reevaluate_due() == 1
     with services.db.session() as s:
         code = s.get(Code, pid)
-        assert (code.colour, code.rule, code.version) == ("yellow", "Z4", 4)
-        assert code.reevaluate_at.astimezone(SHANGHAI).date() == today + dt.timedelta(days=7)
+        assert (code.colour, code.rule, code.version) == ("yellow", "Z9", 4)
+        tomorrow = today + dt.timedelta(days=1)
+        assert code.reevaluate_at.astimezone(SHANGHAI).date() == tomorrow == code.green_at.astimezone(SHANGHAI).date()
     assert workers.codes.reevaluate_due() == 0  # nothing due any more
 
 
