@@ -84,7 +84,7 @@ def code_view(services, person: Person, code: Code | None) -> dict:
                     since=code.since.isoformat(), version=code.version,
                     reevaluate_at=code.reevaluate_at.isoformat() if code.reevaluate_at else None,
                     green_at=code.green_at.isoformat() if code.green_at else None,
-                    link=code_link(services.settings, person.id))
+                    may=services.policy.wording["may"][code.colour], link=code_link(services.settings, person.id))
     return view
 
 
@@ -232,6 +232,7 @@ def declare(services, session, msg, p):
             "rule": decision.rule, "reason": decision.reason, "next_step": decision.next_step,
             "reevaluate_at": decision.reevaluate_at.isoformat() if decision.reevaluate_at else None,
             "green_at": decision.green_at.isoformat() if decision.green_at else None,
+            "may": services.policy.wording["may"][decision.colour],
             "link": code_link(services.settings, person_id), "ok": True,
             "first": change is not None and change.old_colour is None,
             "old_colour": change.old_colour if change else None}

@@ -19,7 +19,7 @@ from bot import appeals as appeal_rules
 from bot import db
 from bot.api import CONTROL
 from bot.db import SHANGHAI, utcnow
-from bot.models import Appeal, ArrivalReport, Staff
+from bot.models import ORIGIN_CLASSES, Appeal, ArrivalReport, Staff
 from bot.staff import hash_token
 from bot.texts import say
 
@@ -228,13 +228,15 @@ def arrival(report_id):
         abort(404)
     if request.method == "POST":
         try:
-            verify_report(s, r, CONTROL.sub("", (request.form.get("note") or "").strip())[:500])
+            cls = request.form.get("origin_class") or None
+            verify_report(s, r, CONTROL.sub("", (request.form.get("note") or "").strip())[:500],
+                          cls if cls in ORIGIN_CLASSES else None)
             s.commit()
             flash(say("console.verified"))
             return redirect(url_for("console.arrivals"))
-        except ApiError:
+        except ApiError as exc:
             s.rollback()
-            flash(say("console.report_taken"), "error")
+            flash(say("console.classify_origin") if exc.status == 400 else say("console.report_taken"), "error")
     info = open_report(s, r)
     s.commit()
     return render_template("console/arrival.html", r=info)

@@ -262,12 +262,15 @@ def arrival_report(services, session, msg, p):
     if district:
         me.district = district
     today = utcnow().astimezone(SHANGHAI).date()
-    cls = classify_origin(origin_code, risk_table(session)) if origin_code else None
-    session.add(TravelFact(person_id=me.id, overseas=False, origin_class=cls or "low", origin_code=origin_code,
-                           arrival=arrival, reported_on=today, source="arrival_report"))
+    # an origin the risk-area table does not know stays "unknown" (read as low) until staff classify it
+    cls = (classify_origin(origin_code, risk_table(session)) or "low") if origin_code else "unknown"
+    fact = TravelFact(person_id=me.id, overseas=False, origin_class=cls, origin_code=origin_code, arrival=arrival,
+                      reported_on=today, source="arrival_report")
+    session.add(fact)
     session.flush()
+    report.travel_fact_id = fact.id
     decision, _ = reevaluate(session, services.policy, me.id, cause="declaration")
     audit.record(session, "arrival_report.filed", actor_kind="citizen", actor_id=me.id, subject_person_id=me.id,
                  report_id=report.id)
-    return {"report_id": report.id, "colour": decision.colour, "reason": decision.reason,
+    return {"report_id": report.id, "colour": decision.colour, "reason": decision.reason, "unknown": cls == "unknown",
             "link": code_view(services, me, session.get(Code, me.id)).get("link")}

@@ -148,28 +148,46 @@ class Day(Answer):
         self.window = window
 
     def parse(self, text):
-        t = fold(text).replace(" ", "")
-        relative = words()["dates"]
-        if t in relative:
-            day = self.today - dt.timedelta(days=relative[t])
-        else:
-            day = None
-            for pattern in DATE_PATTERNS:
-                m = pattern.fullmatch(t)
-                if m:
-                    year = int(m.group("y")) if "y" in m.groupdict() else self.today.year
-                    try:
-                        day = dt.date(year, int(m.group("m")), int(m.group("d")))
-                    except ValueError:
-                        raise Invalid("date_invalid") from None
-                    break
-            if day is None:
-                raise Invalid("date_format")
+        day = self.day(text)
         if day > self.today:
             raise Invalid("date_future")
         earliest = self.today - dt.timedelta(days=self.window - 1)
         if day < earliest:
             raise Invalid("date_too_old", days=self.window, earliest=earliest)
+        return day
+
+    def day(self, text) -> dt.date:
+        t = fold(text).replace(" ", "")
+        relative = words()["dates"]
+        if t in relative:
+            return self.today - dt.timedelta(days=relative[t])
+        for pattern in DATE_PATTERNS:
+            m = pattern.fullmatch(t)
+            if m:
+                year = int(m.group("y")) if "y" in m.groupdict() else self.today.year
+                try:
+                    return dt.date(year, int(m.group("m")), int(m.group("d")))
+                except ValueError:
+                    raise Invalid("date_invalid") from None
+        raise Invalid("date_format")
+
+
+class EndDay(Day):
+    """The day a measure is to be lifted: after today (it is still going on) and within `ahead`
+    days, or 不清楚 / 跳过 and the like (None: the policy's usual length applies)."""
+
+    def __init__(self, today: dt.date, ahead: int = 90, **kwargs):
+        super().__init__(today, 1, **kwargs)
+        self.ahead = ahead
+
+    def parse(self, text):
+        if fold(text).rstrip("。.!！") in words()["words_of"]["unknown"]["unknown"]:
+            return None
+        day = self.day(text)
+        if day <= self.today:
+            raise Invalid("end_not_after_today")
+        if day > self.today + dt.timedelta(days=self.ahead):
+            raise Invalid("end_too_far", days=self.ahead)
         return day
 
 

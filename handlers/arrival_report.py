@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.conversation.flow import Act, Ask, Ctx, End, Flow
 from handlers.answers import Choice, Day, Invalid, Text
 
-WINDOW = 21
+WINDOW = 60  # arrival days up to 60 days back: late reporters are reached (guangxi-hechi H2, H4)
 
 
 def start(ctx: Ctx):

@@ -7,12 +7,13 @@ from bot.conversation.flow import Act, Ask, Ctx, End, Flow
 from bot.idcard import looks_like_id_card
 from bot.masking import mask_id_number, mask_name, mask_phone
 from bot.models import ID_TYPES
-from handlers.answers import Answer, Choice, Day, IdNumber, Invalid, Name, Phone, Place, SmsCode
+from handlers.answers import Answer, Choice, Day, EndDay, IdNumber, Invalid, Name, Phone, Place, SmsCode
 
 CASE_KINDS = ("confirmed", "suspected", "asymptomatic", "close_contact")
 MEASURES = ("centralized_isolation", "home_isolation", "home_health_observation", "daily_health_monitoring", None)
 OVERSEAS_WINDOW = 14   # 近14天是否有境外旅居史
 TRAVEL_WINDOW = 21     # 近21天是否到过中高风险地区
+MEASURE_WINDOW = 60    # how long ago a measure still going on may have begun
 
 
 def start(ctx: Ctx):
@@ -144,6 +145,21 @@ def got_case_kind(ctx: Ctx, answer: int):
 
 def got_measure(ctx: Ctx, answer: int):
     ctx.data["measure"] = MEASURES[answer - 1]
+    if ctx.data["measure"] is None:
+        ctx.data.pop("measure_start", None)
+        ctx.data.pop("measure_end", None)
+        return "confirm"
+    return "measure_start"
+
+
+def got_measure_start(ctx: Ctx, day: dt.date):
+    ctx.data["measure_start"] = day.isoformat()
+    return "measure_end"
+
+
+def got_measure_end(ctx: Ctx, day: dt.date | None):
+    """None: not known, the policy's usual length applies (every measure ends)."""
+    ctx.data["measure_end"] = day.isoformat() if day else None
     return "confirm"
 
 
@@ -155,12 +171,13 @@ def summary(ctx: Ctx) -> dict:
 
 def got_confirm(ctx: Ctx, answer: int):
     if answer == 2:
-        for key in ("overseas", "overseas_arrival", "travel", "origin", "arrival", "symptoms", "case", "measure"):
+        for key in ("overseas", "overseas_arrival", "travel", "origin", "arrival", "symptoms", "case", "measure",
+                    "measure_start", "measure_end"):
             ctx.data.pop(key, None)
         ctx.say("declare.refill")
         return first_question(ctx)
     fields = ("name", "id_type", "id_number", "phone", "phone_verified", "overseas", "overseas_arrival", "travel",
-              "origin", "arrival", "symptoms", "case", "measure")
+              "origin", "arrival", "symptoms", "case", "measure", "measure_start", "measure_end")
     payload = {k: ctx.data.get(k) for k in fields}
     if ctx.data.get("for_person_id"):  # 家人代办: the same questions about a bound family member
         payload["for_person_id"] = ctx.data["for_person_id"]
@@ -195,6 +212,8 @@ FLOW = Flow(
         "case": Ask("declare.ask_case", Choice(2, "yes_no"), got_case),
         "case_kind": Ask("declare.ask_case_kind", Choice(4), got_case_kind),
         "measure": Ask("declare.ask_measure", Choice(5, "measure"), got_measure),
+        "measure_start": Ask("declare.ask_measure_start", lambda ctx: Day(ctx.today, MEASURE_WINDOW), got_measure_start),
+        "measure_end": Ask("declare.ask_measure_end", lambda ctx: EndDay(ctx.today), got_measure_end),
         "confirm": Ask("declare.summary", Choice(2, "confirm"), got_confirm, values=summary),
     },
 )

@@ -13,7 +13,7 @@ from handlers.answers import Choice, IdNumber, Invalid, Name
 RELATIONS = ("child", "parent", "spouse", "grandparent", "other")
 ADULT_AGE = 14
 HEALTH = ("overseas", "overseas_arrival", "travel", "origin", "arrival", "symptoms", "case", "case_kind", "measure",
-          "confirm")
+          "measure_start", "measure_end", "confirm")
 
 
 def start(ctx: Ctx):

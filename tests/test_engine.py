@@ -30,7 +30,7 @@ class Bot:
             return {"registered": self.registered, "name_masked": "张*"}
         if action == "declare":
             return {"ok": True, "colour": "green", "reason": "r", "next_step": "", "since": NOW.isoformat(),
-                    "reevaluate_at": None, "link": "http://x/codes/t", "name_masked": "张*"}
+                    "reevaluate_at": None, "link": "http://x/codes/t", "name_masked": "张*", "may": "绿码可正常通行。"}
         if action == "code_summary":
             return {}
         if action == "sms.send":

@@ -185,7 +185,7 @@ def test_limited_pass_yellow_only_once_per_episode(env):
         menu = chat.say("菜单")
         assert "6 黄码限时通行申请" in menu and "7 返程报备" in menu
         assert "只适用于黄码" in chat.say("6")
-        chat.run("1", "2", "4", "2", "2", "3", "1")  # home health observation: yellow (rule HM)
+        chat.run("1", "2", "4", "2", "2", "3", "今天", "不清楚", "1")  # home health observation: yellow (rule HM)
         assert "1到24小时" in chat.say("6")
         assert "1到24之间" in chat.say("25")
         chat.say("3")

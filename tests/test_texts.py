@@ -28,7 +28,8 @@ SAMPLE = dict(
     reason_code=2, description="已做核酸检测", images=2, count=1, appeals=[{
         "number": "SS20261122000001", "name_masked": "张*", "status": "open", "deadline": "2026-11-23T09:00:00+08:00",
         "overdue": False, "outcome": None, "reply": None}], min=5, error_name="x", until_text="15:30", relation="grandparent", page="appeals",
-    areas=2, people_affected=1)
+    areas=2, people_affected=1, may="黄码在做好个人防护前提下可外出，但不得乘坐公共交通工具。",
+    green_at="2026-11-26T00:00:00+08:00", measure_start="2026-11-20", measure_end="2026-11-27")
 
 
 @pytest.mark.parametrize("module", sorted(p.stem for p in TEMPLATES.glob("*.txt")))

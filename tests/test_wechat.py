@@ -1,4 +1,5 @@
 """The /wechat webhook end to end: signatures, modes, official vectors, bad bodies, retries."""
+import datetime as dt
 import hashlib
 import threading
 import time
@@ -8,6 +9,7 @@ import xmltodict
 from sqlalchemy import func, select
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
+from bot.db import SHANGHAI, utcnow
 from bot.models import AuditLog, Code, Declaration, Person
 from tests.support.chat import APPID, AES_KEY, CLEAN, REGISTRATION, TOKEN, WECHAT_ENV, Chat
 
@@ -202,7 +204,9 @@ def test_yellow_declaration_symptoms(chat_app):
 
 def test_red_declaration_overseas(chat_app):
     _, reply = declare(chat_app, "red-user", "1", "昨天", "4", "2", "2", "5")
-    assert "红码" in reply and "入境" in reply and "预计" in reply
+    arrived = utcnow().astimezone(SHANGHAI).date() - dt.timedelta(days=1)
+    green = arrived + dt.timedelta(days=21)
+    assert "红码" in reply and "入境未满21天" in reply and f"（{green.month}月{green.day}日）转为绿码" in reply
 
 
 def test_red_declaration_from_a_risk_area_in_the_table(chat_app):
@@ -338,8 +342,8 @@ def test_database_down_answers_busy_and_keeps_the_state(env, tmp_path):
     CLEAN,
     ("1", "昨天", "4", "2", "2", "5"),                       # overseas
     ("2", "2", "杭州市余杭区", "今天", "2", "2", "5"),        # a risk county
-    ("2", "4", "1", "1", "4", "1"),                          # symptoms, close contact, isolation
-    ("2", "4", "2", "2", "3"),                               # home health observation
+    ("2", "4", "1", "1", "4", "1", "前天", "不清楚"),          # symptoms, close contact, isolation
+    ("2", "4", "2", "2", "3", "今天", "明天"),                # home health observation, ending tomorrow
 ])
 def test_first_declaration_facts_match_what_is_read_back(chat_app, answers):
     """A new person's code is decided from the rows just written (not read back): the same
@@ -353,6 +357,7 @@ def test_first_declaration_facts_match_what_is_read_back(chat_app, answers):
     with svc.db.session() as s:
         code = s.scalar(select(Code))
         again = svc.policy.evaluate(person_facts(s, code.person_id), code.evaluated_at)
+        assert again.green_at == code.green_at
         assert (again.colour, again.rule, again.reason, again.next_step) == (code.colour, code.rule, code.reason,
                                                                              code.next_step)
 
