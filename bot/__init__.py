@@ -31,6 +31,9 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     app = App(__name__, template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
+    from bot.texts import format_date, format_datetime
+
+    app.jinja_env.filters.update(date=format_date, datetime=format_datetime)  # chat templates used by pages
     app.json.ensure_ascii = False
     app.extensions["services"] = services
     app.session_interface = LazySessions()

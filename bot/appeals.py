@@ -2,9 +2,10 @@
 
 - One open appeal per person at a time (filed by them or by a family member).
 - The first reviewer who opens (claims) an appeal owns it (首问负责制); only they decide it.
-- `corrected` sets the colour through a staff designation whose reason is the reply, and
-  re-evaluates; either outcome is pushed to the person's accounts, the filer's and the bound
-  family accounts.
+- `corrected` voids the facts that were wrong (each keeps who, when and why) and the rules
+  decide again, so nothing reverts silently later; only where no fact is at fault does it
+  designate a colour instead (with an optional end). Either outcome is pushed to the person's
+  accounts, the filer's and the bound family accounts, saying what was corrected.
 """
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ import hashlib
 from sqlalchemy import func, select, update
 
 from bot import audit
+from bot.alerts import resolve_by_void
 from bot.codes import reevaluate
+from bot.fact_records import FactError
+from bot.fact_records import void as void_facts
 from bot.db import SHANGHAI, utcnow
 from bot.models import Appeal, AppealEvidence, Code, Designation, Notice
 
@@ -22,15 +26,14 @@ DEADLINE = dt.timedelta(hours=24)
 REASON_CODES = (1, 2, 3, 4, 5)  # the words: templates/chat/words.txt appeal_reason
 
 
+OPEN = ("open", "claimed")
+MAX_EVIDENCE = 5
+
+
 def reason_word(code: int) -> str:
     from bot.texts import say
 
     return say("words.appeal_reason", reason_code=code) if code in REASON_CODES else ""
-OPEN = ("open", "claimed")
-MAX_EVIDENCE = 5
-# A correction holds this long (the longest observation period), then the rules decide again;
-# staff can lift it or designate anew through the API.
-CORRECTION = dt.timedelta(days=14)
 
 
 class AppealError(Exception):
@@ -95,8 +98,10 @@ def claim(session, appeal: Appeal, staff_id: int, now: dt.datetime | None = None
     return True
 
 
-def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply: str, colour: str | None = None,
-           now: dt.datetime | None = None) -> dict:
+def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply: str, *,
+           void: list[str] = (), designation: dict | None = None, now: dt.datetime | None = None) -> dict:
+    """`void`: ids of the facts at fault (bot.fact_records), voided with the reply as reason.
+    `designation`: {colour, until}, only where no fact is at fault."""
     now = now or utcnow()
     if appeal.status == "decided":
         raise AppealError(409, "the appeal is already decided")
@@ -104,17 +109,29 @@ def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply
         raise AppealError(409, "claim the appeal before deciding it")
     if appeal.claimed_by_id != staff_id:
         raise AppealError(403, "only the reviewer who claimed the appeal may decide it")
-    decision = None
+    if outcome == "upheld" and (void or designation):
+        raise AppealError(400, "an upheld appeal changes nothing: no void, no designation")
+    if outcome == "corrected" and not (void or designation):
+        raise AppealError(400, "a correction voids the facts at fault (void) or, where none is, designates a colour")
+    if void and designation:
+        raise AppealError(400, "void the facts at fault; a designation is only for when no fact is at fault")
+    decision, voided = None, []
     if outcome == "corrected":
-        for d in session.scalars(select(Designation).where(Designation.person_id == appeal.person_id,
-                                                           Designation.lifted_at.is_(None))):
-            d.lifted_at = now
-        session.add(Designation(person_id=appeal.person_id, colour=colour, reason=reply, staff_id=staff_id,
-                                until=now + CORRECTION))
+        try:
+            voided = void_facts(session, appeal.person_id, list(void), staff_id=staff_id, reason=reply, now=now)
+        except FactError as exc:
+            raise AppealError(400, str(exc)) from None
+        resolve_by_void(session, [int(f["id"].split(":")[1]) for f in voided if f["kind"] == "test"], staff_id, now)
+        if designation:
+            for d in session.scalars(select(Designation).where(Designation.person_id == appeal.person_id,
+                                                               Designation.lifted_at.is_(None))):
+                d.lifted_at = now
+            session.add(Designation(person_id=appeal.person_id, colour=designation["colour"], reason=reply,
+                                    staff_id=staff_id, until=designation.get("until"), created_at=now))
         session.flush()
         decision, _ = reevaluate(session, services.policy, appeal.person_id, cause="appeal", now=now)
     appeal.status, appeal.outcome, appeal.reply, appeal.decided_at = "decided", outcome, reply, now
-    appeal.decided_colour = colour if outcome == "corrected" else None
+    appeal.decided_colour = decision.colour if decision else None
     from bot.notices import masked_names, nudge_after_commit, recipients
 
     to = dict(recipients(session, [appeal.person_id])[appeal.person_id])
@@ -122,15 +139,28 @@ def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply
         for iid, _ in recipients(session, [appeal.filed_by_id])[appeal.filed_by_id]:
             to.setdefault(iid, True)
     name = masked_names(session, [appeal.person_id]).get(appeal.person_id, "")
+    told = {"person_id": appeal.person_id, "number": appeal.number, "outcome": outcome, "reply": reply,
+            "name_masked": name, "colour": decision.colour if decision else None,
+            "voided": [_notice_fact(f) for f in voided],
+            "designation": {"colour": designation["colour"], "until": designation["until"].isoformat()
+                            if designation.get("until") else None} if designation else None}
     for iid, proxy in to.items():
-        session.add(Notice(person_id=appeal.person_id, identity_id=iid, kind="appeal_decided", payload={
-            "person_id": appeal.person_id, "number": appeal.number, "outcome": outcome, "reply": reply,
-            "name_masked": name, "proxy": proxy}))
+        session.add(Notice(person_id=appeal.person_id, identity_id=iid, kind="appeal_decided",
+                           payload={**told, "proxy": proxy}))
     nudge_after_commit(session)
     audit.record(session, "appeal.decided", actor_kind="staff", actor_id=staff_id, subject_person_id=appeal.person_id,
-                 number=appeal.number, outcome=outcome, colour=colour)
+                 number=appeal.number, outcome=outcome, voided=[f["id"] for f in voided],
+                 designation=designation["colour"] if designation else None,
+                 colour=decision.colour if decision else None)
     return {"number": appeal.number, "outcome": outcome, "colour": decision.colour if decision else None,
-            "notices": len(to)}
+            "voided": [f["id"] for f in voided], "notices": len(to)}
+
+
+def _notice_fact(fact: dict) -> dict:
+    """What the push says of a voided fact: its kind and dates (no place names, no lab)."""
+    keep = ("id", "kind", "present", "declared_at", "status", "since", "measure", "start", "result", "sampled_at",
+            "overseas", "origin_class", "arrival", "flag")
+    return {k: v for k, v in fact.items() if k in keep}
 
 
 def overdue(appeal: Appeal, now: dt.datetime | None = None) -> bool:

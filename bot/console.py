@@ -26,8 +26,8 @@ from bot.texts import say
 bp = Blueprint("console", __name__, url_prefix="/console")
 
 PAGES = {  # what each role sees in the navigation (and may open)
-    "reviewer": ("appeals", "people"),
-    "community": ("arrivals", "people"),
+    "reviewer": ("appeals", "alerts", "people"),
+    "community": ("arrivals", "alerts", "people"),
     "admin": ("stats", "areas", "audit"),
     "lab": (),
     "scanner": (),
@@ -177,21 +177,33 @@ def evidence(number, evidence_id):
 def decide(number):
     s = db.session()
     a = _appeal_or_404(s, number)
-    outcome, colour, reply = request.form.get("outcome"), request.form.get("colour") or None, \
-        (request.form.get("reply") or "").strip()
-    problems = []
+    form = request.form
+    outcome, reply = form.get("outcome"), (form.get("reply") or "").strip()
+    void = [f for f in form.getlist("void") if f]
+    colour = form.get("colour") or None
+    problems, until = [], None
     if outcome not in ("corrected", "upheld"):
         problems.append(say("console.choose_outcome"))
-    if outcome == "corrected" and colour not in ("green", "yellow", "red"):
-        problems.append(say("console.colour_needed"))
+    if outcome == "corrected":
+        if not void and colour not in ("green", "yellow", "red"):
+            problems.append(say("console.correction_needed"))
+        if void and colour:
+            problems.append(say("console.void_or_designate"))
+        try:
+            until = _local_instant(form.get("until"))
+        except ValueError:
+            problems.append(say("console.until_invalid"))
+        if until is not None and until <= utcnow():
+            problems.append(say("console.until_invalid"))
     if not 2 <= len(reply) <= 500:
         problems.append(say("console.reply_length"))
     if CONTROL.search(reply):
         problems.append(say("console.reply_control"))
     if not problems:
+        designation = {"colour": colour, "until": until} if outcome == "corrected" and colour and not void else None
         try:
             appeal_rules.decide(s, current_app.extensions["services"], a, g.staff.id, outcome, reply,
-                                colour if outcome == "corrected" else None)
+                                void=void if outcome == "corrected" else [], designation=designation)
             s.commit()
             flash(say("console.decided", number=number))
             return redirect(url_for("console.appeals"))
@@ -201,6 +213,13 @@ def decide(number):
     for p in problems:
         flash(p, "error")
     return redirect(url_for("console.appeal", number=number))
+
+
+def _local_instant(text: str | None) -> dt.datetime | None:
+    """A datetime-local form value (Asia/Shanghai) as an aware instant; None when empty."""
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
 # -- arrival reports -------------------------------------------------------------------------------
@@ -240,6 +259,43 @@ def arrival(report_id):
     info = open_report(s, r)
     s.commit()
     return render_template("console/arrival.html", r=info)
+
+
+# -- positive tests awaiting staff ---------------------------------------------------------------
+
+@bp.route("/alerts", methods=("GET", "POST"))
+@page("alerts")
+def alerts():
+    """Positive tests: set a case status, or void the result with a reason (bot.alerts)."""
+    from bot import alerts as alert_rules
+    from bot.api import in_scope
+    from bot.models import CASE_STATUSES, Alert
+
+    s = db.session()
+    if request.method == "POST":
+        alert = s.get(Alert, request.form.get("alert_id", type=int) or 0)
+        case_status = request.form.get("case_status") or None
+        reason = CONTROL.sub("", (request.form.get("reason") or "").strip())[:500]
+        if alert is None or not in_scope(alert.district):
+            abort(404)
+        if case_status not in CASE_STATUSES and not (request.form.get("void") and len(reason) >= 2):
+            flash(say("console.alert_choice"), "error")
+        else:
+            try:
+                alert_rules.resolve(s, current_app.extensions["services"].policy, alert, g.staff,
+                                    case_status=case_status if case_status in CASE_STATUSES else None,
+                                    void_reason=reason, now=utcnow())
+                s.commit()
+                flash(say("console.alert_resolved"))
+            except alert_rules.AlertError:
+                s.rollback()
+                flash(say("console.alert_taken"), "error")
+        return redirect(url_for("console.alerts"))
+    status = request.args.get("status", "open")
+    if status not in alert_rules.STATUSES:
+        status = "open"
+    scope = list(g.staff.scope or []) if g.staff.role == "community" else None
+    return render_template("console/alerts.html", alerts=alert_rules.listing(s, status, scope), status=status)
 
 
 # -- people ----------------------------------------------------------------------------------------

@@ -69,13 +69,19 @@ def fan_out(ctx):
         CodeHistory.person_id.in_(pairs), CodeHistory.version.in_(set(pairs.values()))))}
     to = recipients(s, pairs)
     names = masked_names(s, pairs)
+    codes = {c.person_id: c for c in s.scalars(select(Code).where(Code.person_id.in_(pairs)))}
+    may = ctx.services.policy.wording["may"]
     rows = []
     for pid, version in pairs.items():
         h = history.get((pid, version))
         if h is None:
             continue
+        code = codes.get(pid)
         payload = {"person_id": pid, "version": version, "old": h.old_colour, "new": h.new_colour,
-                   "rule": h.rule, "reason": h.reason, "name_masked": names.get(pid, "")}
+                   "rule": h.rule, "reason": h.reason, "name_masked": names.get(pid, ""), "may": may[h.new_colour],
+                   "next_step": code.next_step if code is not None and code.version == version else "",
+                   "green_at": code.green_at.isoformat() if code is not None and code.version == version
+                   and code.green_at else None}
         for iid, proxy in to[pid]:
             rows.append(dict(person_id=pid, identity_id=iid, kind="code_changed", status="pending",
                              payload={**payload, "proxy": proxy}, created_at=utcnow()))

@@ -208,6 +208,6 @@ def openapi_spec() -> dict:
     return doc
 
 
-from bot.api import admin, appeals, arrivals, lab, people, risk_areas, scans  # noqa: E402  (routes register)
+from bot.api import admin, alerts, appeals, arrivals, lab, people, risk_areas, scans  # noqa: E402  (routes register)
 
 ROUTE_MODULES = (admin, appeals, arrivals, lab, people, risk_areas, scans)

@@ -7,10 +7,10 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from bot import appeals as appeal_rules
-from bot import db
+from bot import db, fact_records
 from bot.api import ApiError, ApiSchema, audit_staff, services, staff, staff_route
 from bot.api.people import code_dict, history
-from bot.db import utcnow
+from bot.db import SHANGHAI, utcnow
 from bot.masking import mask_name, mask_text
 from bot.models import COLOURS, Appeal, AppealEvidence, Code, Person, Staff
 
@@ -23,15 +23,41 @@ class QueueQuery(ApiSchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
-class DecisionIn(ApiSchema):
-    outcome = fields.String(required=True, validate=validate.OneOf(("corrected", "upheld")))
-    colour = fields.String(validate=validate.OneOf(COLOURS), allow_none=True)
-    reply = fields.String(required=True, validate=validate.Length(min=2, max=500))
+class CorrectionDesignation(ApiSchema):
+    colour = fields.String(required=True, validate=validate.OneOf(COLOURS))
+    until = fields.AwareDateTime(allow_none=True, load_default=None, default_timezone=SHANGHAI,
+                                 metadata={"description": "when it lapses and the rules decide again (none: until lifted)"})
 
     @validates_schema
-    def _colour(self, data, **_):
-        if data.get("outcome") == "corrected" and not data.get("colour"):
-            raise ValidationError("a correction needs the corrected colour", "colour")
+    def _future(self, data, **_):
+        if data.get("until") and data["until"] <= utcnow():
+            raise ValidationError("is in the past", "until")
+
+
+class DecisionIn(ApiSchema):
+    outcome = fields.String(required=True, validate=validate.OneOf(("corrected", "upheld")))
+    reply = fields.String(required=True, validate=validate.Length(min=2, max=500))
+    void = fields.List(fields.String(validate=validate.Regexp(r"^[a-z]+:[0-9]{1,10}$")), load_default=list,
+                       validate=validate.Length(max=50), metadata={
+                           "description": "corrected: ids of the facts at fault (from the appeal detail's facts), "
+                                          "each voided with the reply as its reason; the rules then decide again"})
+    designation = fields.Nested(CorrectionDesignation, allow_none=True, metadata={
+        "description": "corrected, where no fact is at fault: a designated colour, with an optional end"})
+    colour = fields.String(validate=validate.OneOf(COLOURS), allow_none=True, metadata={
+        "description": "the first version's form: the same as designation {colour} without an end"})
+
+    @validates_schema
+    def _correction(self, data, **_):
+        if data.get("colour") and data.get("designation"):
+            raise ValidationError("give designation or colour, not both", "colour")
+        if data.get("outcome") == "corrected" and not (data.get("void") or data.get("designation") or data.get("colour")):
+            raise ValidationError("a correction voids the facts at fault, or designates a colour where none is",
+                                  "void")
+        if data.get("void") and (data.get("designation") or data.get("colour")):
+            raise ValidationError("void the facts at fault; a designation is only for when no fact is at fault",
+                                  "designation")
+        if data.get("outcome") == "upheld" and (data.get("void") or data.get("designation") or data.get("colour")):
+            raise ValidationError("an upheld appeal changes nothing", "outcome")
 
 
 class AppealItem(ApiSchema):
@@ -90,7 +116,9 @@ def detail(session, appeal: Appeal) -> dict:
                evidence=[{"id": e.id, "content_type": e.content_type, "sha256": e.sha256}
                          for e in session.scalars(select(AppealEvidence).where(AppealEvidence.appeal_id == appeal.id)
                                                   .order_by(AppealEvidence.id))],
-               proxy=appeal.filed_by_id not in (None, appeal.person_id))
+               proxy=appeal.filed_by_id not in (None, appeal.person_id),
+               facts=fact_records.listing(session, person.id),
+               voided_facts=fact_records.listing(session, person.id, voided=True))
     audit_staff(session, "appeal.read", person.id, number=appeal.number, description=mask_text(appeal.description)[:80])
     return out
 
@@ -144,12 +172,15 @@ def claim(number):
 
 @staff_route("/appeals/<number>/decision", roles=("reviewer",), methods=("POST",), body=DecisionIn)
 def decision(number, data):
-    """Decide an appeal you claimed: corrected (with the colour) or upheld, with a reply."""
+    """Decide an appeal you claimed: corrected (voiding the facts at fault, or designating a colour
+    where none is) or upheld, with a reply."""
     session = db.session()
     appeal = appeal_or_404(session, number)
     try:
+        designation = data.get("designation") or ({"colour": data["colour"], "until": None}
+                                                  if data.get("colour") else None)
         out = appeal_rules.decide(session, services(), appeal, staff().id, data["outcome"], data["reply"],
-                                  data.get("colour"))
+                                  void=data["void"], designation=designation)
     except appeal_rules.AppealError as exc:
         raise ApiError(exc.status, str(exc)) from None
     session.commit()

@@ -8,6 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select, tuple_
 
 from bot import db
+from bot.alerts import raise_for as raise_alerts
 from bot.api import ApiError, ApiSchema, audit_staff, services, staff_route
 from bot.codes import reevaluate
 from bot.db import SHANGHAI, utcnow
@@ -51,6 +52,7 @@ class BatchOut(ApiSchema):
     duplicates = fields.Integer()
     people_reevaluated = fields.Integer()
     colour_changes = fields.Integer()
+    alerts = fields.Integer(metadata={"description": "positive results now waiting for staff (GET /alerts)"})
     errors = fields.List(fields.Dict(), metadata={"description": "[{row, errors}] for rows not stored"})
 
 
@@ -91,17 +93,18 @@ def test_results():
     if keys:
         existing = set(session.execute(select(TestResult.person_id, TestResult.sampled_at, TestResult.lab).where(
             tuple_(TestResult.person_id, TestResult.sampled_at, TestResult.lab).in_(keys))).all())
-    stored, duplicates, people = 0, 0, set()
-    seen = set()
+    duplicates, people = 0, set()
+    seen, added = set(), []
     for key, (i, pid, d) in zip(keys, good):
         if key in existing or key in seen:
             duplicates += 1  # a batch sent twice stores each result once
             continue
         seen.add(key)
-        session.add(TestResult(person_id=pid, sampled_at=d["sampled_at"], result=d["result"], lab=d["lab"]))
-        stored += 1
+        added.append(TestResult(person_id=pid, sampled_at=d["sampled_at"], result=d["result"], lab=d["lab"]))
         people.add(pid)
+    session.add_all(added)
     session.flush()
+    alerts = raise_alerts(session, added)  # positives wait for staff (and are red meanwhile)
     changes = 0
     if people:
         with_code = set(session.scalars(select(Code.person_id).where(Code.person_id.in_(people))))
@@ -114,5 +117,5 @@ def test_results():
         for pid in sorted(people):
             audit_staff(session, "test_result.stored", pid)
     session.commit()
-    return {"received": len(rows), "stored": stored, "duplicates": duplicates, "people_reevaluated": len(people),
-            "colour_changes": changes, "errors": errors}
+    return {"received": len(rows), "stored": len(added), "duplicates": duplicates, "people_reevaluated": len(people),
+            "colour_changes": changes, "alerts": alerts, "errors": errors}

@@ -6,6 +6,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from bot import db
+from bot.alerts import resolve_by_case
 from bot.api import ApiError, ApiSchema, audit_staff, require_scope, services, staff, staff_route
 from bot.codes import reevaluate
 from bot.db import SHANGHAI, utcnow
@@ -128,11 +129,13 @@ def measures(person_id, data):
     kind, action = data["kind"], data["action"]
     if kind in CASE_STATUSES:
         open_row = session.scalars(select(CaseStatus).where(CaseStatus.person_id == person_id, CaseStatus.status == kind,
-                                                            CaseStatus.released_on.is_(None))
+                                                            CaseStatus.released_on.is_(None),
+                                                            CaseStatus.voided_at.is_(None))
                                    .order_by(CaseStatus.id.desc())).first()
         if action == "start":
             session.add(CaseStatus(person_id=person_id, status=kind, since=data.get("start") or today,
-                                   staff_id=staff().id))
+                                   staff_id=staff().id, recorded_at=utcnow()))
+            resolve_by_case(session, person_id, kind, staff().id, utcnow())  # a positive test's alert is answered
         elif open_row is None:
             raise ApiError(409, f"no open {kind} status to {action}")
         elif action == "end":
@@ -141,7 +144,7 @@ def measures(person_id, data):
             raise ApiError(409, "a case status has no end day to extend; end it when released")
     else:
         open_row = session.scalars(select(Measure).where(Measure.person_id == person_id, Measure.kind == kind,
-                                                         Measure.ended_on.is_(None))
+                                                         Measure.ended_on.is_(None), Measure.voided_at.is_(None))
                                    .order_by(Measure.id.desc())).first()
         if action == "start":
             session.add(Measure(person_id=person_id, kind=kind, start=data.get("start") or today, end=data.get("end"),
@@ -151,7 +154,7 @@ def measures(person_id, data):
         elif action == "extend":
             if open_row.start and data["end"] < open_row.start:
                 raise ApiError(400, "invalid fields", errors={"end": ["is before the measure's start"]})
-            open_row.end = data["end"]
+            open_row.end, open_row.recorded_at = data["end"], utcnow()
         else:
             open_row.ended_on = data.get("on") or today
     session.flush()
