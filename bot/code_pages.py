@@ -76,8 +76,10 @@ def page(view_token: str):
     if view is None:
         return render_template("codes/page.html", view=None, token=view_token), 200
     ttl_minutes = max(_services().settings.code_token_ttl // 60, 1)
+    wording = _services().policy.wording  # what this colour may do, and how it turns green, in this region's words
     return render_template("codes/page.html", view=view, token=view_token, period=tokens.scan_period(time.time()),
-                           ttl_minutes=ttl_minutes)
+                           ttl_minutes=ttl_minutes, may=wording["may"][view.colour],
+                           to_green=wording["to_green"].get(view.colour))
 
 
 @bp.get("/codes/<view_token>.png")

@@ -45,7 +45,8 @@ def start(ctx: Ctx):
 
 
 def answer(ctx: Ctx, entry: dict):
-    return End.say("faq.answer", q=entry["q"], a=entry["a"])
+    """The answer in the active region policy's version where it differs (config/faq.json by_policy)."""
+    return End.say("faq.answer", q=entry["q"], a=entry.get("by_policy", {}).get(ctx.options.get("policy"), entry["a"]))
 
 
 def match(ctx: Ctx, text: str):

@@ -131,6 +131,27 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def wechat_services(env):
+    """Services with the WeChat official account configured (tests.support.chat.Chat talks to it)."""
+    from bot.services import Services
+    from tests.support.chat import WECHAT_ENV
+    from workers import runtime
+
+    svc = Services.from_env({**env, **WECHAT_ENV})
+    runtime.use(svc)
+    yield svc
+    svc.close()
+    runtime._services = None
+
+
+@pytest.fixture
+def wechat_app(wechat_services):
+    from bot import create_app
+
+    return create_app(services=wechat_services)
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
