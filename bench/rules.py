@@ -83,9 +83,10 @@ def seed(svc, people: int) -> None:
                     for i in range(1, people + 1):
                         cp.write_row((i, False, 4, False, False, 5, naive_now))
                 with cur.copy("COPY travel_facts (person_id, overseas, origin_class, origin_code, arrival, "
-                              "reported_on, source, created_at) FROM STDIN") as cp:
+                              "reported_on, source, created_at, recorded_at) FROM STDIN") as cp:
                     for i in range(1, people + 1, TRAVELLER_EVERY):
-                        cp.write_row((i, False, "low", "420106003", arrival, arrival, "declaration", naive_now))
+                        cp.write_row((i, False, "low", "420106003", arrival, arrival, "declaration", naive_now,
+                                      naive_now))
             conn.execute(text("SELECT setval('people_id_seq', :n)"), {"n": people})
             conn.execute(text("ANALYZE"))
         else:
@@ -109,10 +110,11 @@ def seed(svc, people: int) -> None:
             for rows in chunks((i, 0, 4, 0, 0, 5, naive_now) for i in range(1, people + 1)):
                 conn.exec_driver_sql("INSERT INTO declarations (person_id, overseas, travel_answer, symptoms, "
                                      "case_reported, measure_answer, declared_at) VALUES (?,?,?,?,?,?,?)", rows)
-            for rows in chunks((i, 0, "low", "420106003", arrival, arrival, "declaration", naive_now)
+            for rows in chunks((i, 0, "low", "420106003", arrival, arrival, "declaration", naive_now, naive_now)
                                for i in range(1, people + 1, TRAVELLER_EVERY)):
                 conn.exec_driver_sql("INSERT INTO travel_facts (person_id, overseas, origin_class, origin_code, "
-                                     "arrival, reported_on, source, created_at) VALUES (?,?,?,?,?,?,?,?)", rows)
+                                     "arrival, reported_on, source, created_at, recorded_at) "
+                                     "VALUES (?,?,?,?,?,?,?,?,?)", rows)
             conn.exec_driver_sql("ANALYZE")
 
 
