@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import audit
@@ -51,8 +51,6 @@ def listing(session: Session, status: str = "open", districts: list[str] | None 
     if districts is not None:
         if not districts:
             return []
-        from sqlalchemy import or_
-
         q = q.where(or_(*[Alert.district.like(f"{code}%") for code in districts]))
     rows = session.execute(q.order_by(Alert.created_at, Alert.id).limit(limit)).all()
     return [item(a, p, t, colour, resolver) for a, p, t, colour, resolver in rows]
