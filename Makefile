@@ -22,13 +22,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 APT_FONT = DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q fonts-wqy-microhei >/dev/null
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 cjk-font: $(VENV)/.runtime
-	@$(PY) -c 'import os; from bot.code_image import find_font; find_font(os.environ.get("FONT_PATH"))' 2>/dev/null \
+	@$(PY) -c 'import os; from bot.infra.images.code_image import find_font; find_font(os.environ.get("FONT_PATH"))' 2>/dev/null \
 	|| { echo "installing fonts-wqy-microhei (a CJK font for code images)"; \
 	     ($(APT_FONT) || ($(SUDO) apt-get update -q >/dev/null && $(APT_FONT))) \
 	     || echo "warning: no CJK font could be installed; set FONT_PATH, or code images answer 503"; }
 
 dev: $(VENV)/.runtime cjk-font
-	$(PY) -m bot.dev
+	$(PY) -m bot.devtools.dev
 
 test: $(VENV)/.dev cjk-font
 	$(PY) -m pytest $(PYTEST_ARGS)

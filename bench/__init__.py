@@ -9,7 +9,7 @@ from contextlib import contextmanager
 @contextmanager
 def workspace(name: str):
     """A fresh var/bench-<name>/ and a Redis URL (REDIS_URL, or an embedded server stopped after)."""
-    from bot.redis_server import EmbeddedRedis
+    from bot.infra.redis.embedded import EmbeddedRedis
     from bot.settings import ROOT
 
     var = ROOT / "var" / f"bench-{name}"

@@ -8,9 +8,9 @@ import sys
 import time
 
 from bench import workspace
-from bot.code_image import CodeView
+from bot.infra.images.code_image import CodeView
 from bot.services import Services
-from bot.tokens import SCAN_PERIOD
+from bot.infra.tokens import SCAN_PERIOD
 
 RENDERS = 600
 COLOURS = ("green", "yellow", "red")
@@ -34,7 +34,7 @@ def run():
 
         # the cache: the first view of each code renders and stores, the repeats come from Redis
         # (`shared`: another process's first view, served by Redis)
-        from bot.code_image import CodeImages
+        from bot.infra.images.code_image import CodeImages
 
         other = CodeImages(svc.settings, svc.redis.client())
         now = time.time()

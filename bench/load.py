@@ -18,9 +18,9 @@ import time
 
 from bench import workspace
 from bench.webhook import APPID, TOKEN, gunicorn
-from bot import migrate
-from bot.devchat import WeChatSimulator, _sign
-from bot.idcard import check_digit
+from bot.infra import migrate
+from bot.devtools.devchat import WeChatSimulator, _sign
+from bot.domain.idcard import check_digit
 from bot.services import Services
 
 USERS = int(os.environ.get("BENCH_LOAD_USERS", "2000"))
@@ -107,7 +107,7 @@ def run():
         with svc.db.session() as s:
             from sqlalchemy import func, select
 
-            from bot.models import Declaration
+            from bot.domain.models import Declaration
 
             stored = s.scalar(select(func.count()).select_from(Declaration))
         svc.close()

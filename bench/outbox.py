@@ -11,8 +11,8 @@ import uuid
 from sqlalchemy import func, select
 
 from bench import workspace
-from bot import migrate, outbox
-from bot.models import Outbox
+from bot.infra import migrate, outbox
+from bot.domain.models import Outbox
 from bot.services import Services
 from bot.settings import ROOT
 

@@ -14,10 +14,10 @@ import psutil
 from sqlalchemy import func, insert, select
 
 from bench import workspace
-from bot import migrate
-from bot.db import utcnow
-from bot.models import ChannelIdentity, Code, Notice, Person
-from bot.platform_stub import PlatformStub
+from bot.infra import migrate
+from bot.infra.db import utcnow
+from bot.domain.models import ChannelIdentity, Code, Notice, Person
+from bot.devtools.platform_stub import PlatformStub
 from bot.services import Services
 from bot.settings import ROOT
 

@@ -17,14 +17,14 @@ import time
 
 from sqlalchemy import func, select, text
 
-from bot import migrate
-from bot.codes import reevaluate
-from bot.db import SHANGHAI, utcnow
-from bot.models import ReevaluationRun, RiskArea
-from bot.redis_server import EmbeddedRedis
-from bot.reevaluation import start_run
-from bot.rules.facts import parse_facts
-from bot.rules.loading import load_policy
+from bot.infra import migrate
+from bot.domain.codes import reevaluate
+from bot.infra.db import SHANGHAI, utcnow
+from bot.domain.models import ReevaluationRun, RiskArea
+from bot.infra.redis.embedded import EmbeddedRedis
+from bot.domain.reevaluation import start_run
+from bot.domain.rules.facts import parse_facts
+from bot.domain.rules.loading import load_policy
 from bot.services import Services
 from bot.settings import ROOT
 

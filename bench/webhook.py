@@ -23,10 +23,10 @@ import urllib.request
 from contextlib import contextmanager
 
 from bench import workspace
-from bot import migrate
-from bot.conversation.store import ConversationStore
-from bot.devchat import WeChatSimulator, _sign
-from bot.idcard import check_digit
+from bot.infra import migrate
+from bot.chat.conversation.store import ConversationStore
+from bot.devtools.devchat import WeChatSimulator, _sign
+from bot.domain.idcard import check_digit
 from bot.services import Services
 from bot.settings import ROOT
 
@@ -74,7 +74,7 @@ def run():
         with svc.db.session() as s:
             from sqlalchemy import func, select
 
-            from bot.models import Declaration
+            from bot.domain.models import Declaration
 
             declared = s.scalar(select(func.count()).select_from(Declaration))
         svc.close()
@@ -173,7 +173,7 @@ def free_port() -> int:
 def gunicorn(target: str, env: dict):
     import psutil
 
-    from bot.process import die_with_parent
+    from bot.infra.process import die_with_parent
 
     port = free_port()
     extra = os.environ.get("BENCH_GUNICORN_ARGS", "").split()

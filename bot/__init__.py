@@ -23,7 +23,7 @@ def create_app(env: dict | None = None, services=None) -> Flask:
     settings = services.settings
     services.policy  # a broken region policy stops start-up here, naming file, rule and field
 
-    from bot.logs import configure_logging
+    from bot.infra.logs import configure_logging
 
     configure_logging(settings.log_level)
 
@@ -31,7 +31,7 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     app = App(__name__, template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
-    from bot.texts import format_date, format_datetime
+    from bot.infra.texts import format_date, format_datetime
 
     app.jinja_env.filters.update(date=format_date, datetime=format_datetime)  # chat templates used by pages
     app.json.ensure_ascii = False
@@ -41,43 +41,43 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     app.wsgi_app = RequestHooks(app.wsgi_app)
 
-    from bot.db import close_request_session
+    from bot.infra.db import close_request_session
 
     app.teardown_appcontext(close_request_session)
 
-    from bot import health
+    from bot.web import health
 
     app.register_blueprint(health.bp)
 
-    from bot.channels import wechat
-    from bot.chat import ChatService
+    from bot.web.channels import wechat
+    from bot.chat.service import ChatService
 
     app.extensions["chat"] = ChatService(services)
     app.register_blueprint(wechat.bp)
 
-    from bot.channels import alipay
+    from bot.web.channels import alipay
 
     app.register_blueprint(alipay.bp)
 
-    from bot import code_pages
+    from bot.web import code_pages
 
     app.register_blueprint(code_pages.bp)
 
-    from bot import api
+    from bot.web import api
 
     app.register_blueprint(api.bp)
 
-    from bot import console
+    from bot.web import console
 
     app.register_blueprint(console.bp)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"))
     if not settings.production:
-        from bot import devchat
+        from bot.devtools import devchat
 
         app.register_blueprint(devchat.bp)
 
-    from bot import limits
+    from bot.web import limits
 
     limits.install(app, services)
 
@@ -109,14 +109,14 @@ class RequestHooks:
     three Flask hooks: the webhook's whole budget is a few hundred microseconds."""
 
     def __init__(self, wsgi_app):
-        from bot.metrics import LATENCY, REQUESTS
+        from bot.infra.metrics import LATENCY, REQUESTS
 
         self.wsgi_app = wsgi_app
         self._requests, self._latency = REQUESTS, LATENCY
         self._children: dict = {}  # labelled metrics, looked up once per endpoint and status
 
     def __call__(self, environ, start_response):
-        from bot.logs import request_id
+        from bot.infra.logs import request_id
 
         rid = environ.get("HTTP_X_REQUEST_ID", "")
         if not rid or len(rid) > 64 or not rid.replace("-", "").isalnum():

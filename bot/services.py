@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from bot.db import Database
-from bot.pii import Vault
-from bot.redis_store import RedisHandle
+from bot.infra.db import Database
+from bot.infra.pii import Vault
+from bot.infra.redis.handle import RedisHandle
 from bot.settings import Settings, load_settings
 
 QUEUE_NAMES = ("high", "default", "low")  # a worker listens on them in this order
@@ -21,7 +21,7 @@ class Services:
         self.vault = Vault(settings.pii_key, settings.pii_old_keys)
         self.db = Database(settings.sqlalchemy_url, self.vault)
         self.redis = RedisHandle(settings)
-        from bot import outbox
+        from bot.infra import outbox
 
         outbox.install(self)
 
@@ -32,7 +32,7 @@ class Services:
     @property
     def policy(self):
         """The region policy, compiled (and re-read if its file changes)."""
-        from bot.rules.loading import load_policy
+        from bot.domain.rules.loading import load_policy
 
         return load_policy(self.settings.region_policy)
 
@@ -48,13 +48,13 @@ class Services:
 
     @cached_property
     def fast_redis(self):
-        from bot.redis_fast import FastScripts
+        from bot.infra.redis.scripts import FastScripts
 
         return FastScripts(self.redis.client())
 
     @cached_property
     def code_images(self):
-        from bot.code_image import CodeImages
+        from bot.infra.images.code_image import CodeImages
 
         return CodeImages(self.settings, self.redis.client())
 

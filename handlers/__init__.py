@@ -1,5 +1,5 @@
 """Conversation flows, one module per flow, channel-neutral: no Flask, no XML, no platform client,
-no database. Each module declares FLOW (bot.conversation.flow.Flow)."""
+no database. Each module declares FLOW (bot.chat.conversation.flow.Flow)."""
 from __future__ import annotations
 
 import importlib

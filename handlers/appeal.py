@@ -2,8 +2,8 @@
 evidence images, confirm -> an appeal number and the 24-hour promise. 5 申诉进度 lists them."""
 from __future__ import annotations
 
-from bot.conversation.flow import Act, Ask, Ctx, End, Flow
-from handlers.answers import Choice, Invalid, Text, Word
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
+from bot.chat.conversation.answers import Choice, Invalid, Text, Word
 
 MAX_IMAGES = 5
 

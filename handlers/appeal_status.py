@@ -1,7 +1,7 @@
 """5 申诉进度: the user's appeals (theirs and their family's), newest first."""
 from __future__ import annotations
 
-from bot.conversation.flow import Act, Ctx, End, Flow
+from bot.chat.conversation.flow import Act, Ctx, End, Flow
 
 
 def start(ctx: Ctx):

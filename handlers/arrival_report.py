@@ -2,8 +2,8 @@
 this city, phone confirm -> stored, the rules run on the arrival, the community verifies it."""
 from __future__ import annotations
 
-from bot.conversation.flow import Act, Ask, Ctx, End, Flow
-from handlers.answers import Choice, Day, Invalid, Text
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
+from bot.chat.conversation.answers import Choice, Day, Invalid, Text
 
 WINDOW = 60  # arrival days up to 60 days back: late reporters are reached (guangxi-hechi H2, H4)
 

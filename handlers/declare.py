@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.conversation.flow import Act, Ask, Ctx, End, Flow
-from bot.idcard import looks_like_id_card
-from bot.masking import mask_id_number, mask_name, mask_phone
-from bot.models import ID_TYPES
-from handlers.answers import Answer, Choice, Day, EndDay, IdNumber, Invalid, Name, Phone, Place, SmsCode
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
+from bot.domain.idcard import looks_like_id_card
+from bot.infra.masking import mask_id_number, mask_name, mask_phone
+from bot.domain.models import ID_TYPES
+from bot.chat.conversation.answers import Answer, Choice, Day, EndDay, IdNumber, Invalid, Name, Phone, Place, SmsCode
 
 CASE_KINDS = ("confirmed", "suspected", "asymptomatic", "close_contact")
 MEASURES = ("centralized_isolation", "home_isolation", "home_health_observation", "daily_health_monitoring", None)

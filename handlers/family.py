@@ -5,10 +5,10 @@ confirmed; at most 10 members per account and 3 accounts per member; never yours
 checks the limits and who is who). Every proxy action is audited by the actions."""
 from __future__ import annotations
 
-from bot.conversation.flow import Act, Ask, Ctx, End, Flow
-from bot.masking import mask_id_number, mask_name
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
+from bot.infra.masking import mask_id_number, mask_name
 from handlers import declare
-from handlers.answers import Choice, IdNumber, Invalid, Name
+from bot.chat.conversation.answers import Choice, IdNumber, Invalid, Name
 
 RELATIONS = ("child", "parent", "spouse", "grandparent", "other")
 ADULT_AGE = 14

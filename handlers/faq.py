@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from bot.conversation.flow import Ask, Ctx, End, Flow
-from bot.conversation.text import fold
+from bot.chat.conversation.flow import Ask, Ctx, End, Flow
+from bot.chat.conversation.text import fold
 from bot.settings import ROOT
-from handlers.answers import Answer, Invalid
+from bot.chat.conversation.answers import Answer, Invalid
 
 
 @lru_cache(maxsize=1)

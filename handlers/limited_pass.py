@@ -2,8 +2,8 @@
 destination, confirm. The code shows `限时通行至 HH:MM` until then; the colour stays yellow."""
 from __future__ import annotations
 
-from bot.conversation.flow import Act, Ask, Ctx, End, Flow
-from handlers.answers import Choice, Number, Text
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
+from bot.chat.conversation.answers import Choice, Number, Text
 
 
 def start(ctx: Ctx):

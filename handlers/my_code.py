@@ -1,7 +1,7 @@
 """2 查看我的健康码: colour, since when, why, what next, the code page; bound family members too."""
 from __future__ import annotations
 
-from bot.conversation.flow import Act, Ctx, End, Flow
+from bot.chat.conversation.flow import Act, Ctx, End, Flow
 
 
 def start(ctx: Ctx):

@@ -23,7 +23,7 @@ def redis_url(tmp_path_factory):
     if url:
         yield url
         return
-    from bot.redis_server import EmbeddedRedis
+    from bot.infra.redis.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
     server.ensure()
@@ -66,7 +66,7 @@ def base_env(var_dir: Path, database_url: str, redis_url: str, **extra) -> dict:
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory, pg_schema_url, redis_url):
     """A migrated database to copy from (SQLite) or to truncate (PostgreSQL)."""
-    from bot import migrate
+    from bot.infra import migrate
     from bot.services import Services
 
     var = tmp_path_factory.mktemp("template")

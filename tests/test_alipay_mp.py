@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy import func, select
 
-from bot.models import ChannelIdentity, Notice
-from bot.platform_stub import PlatformStub
+from bot.domain.models import ChannelIdentity, Notice
+from bot.devtools.platform_stub import PlatformStub
 from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV, Chat
 from workers import notices
 
@@ -126,7 +126,7 @@ def test_sdk_verify_would_refuse_a_genuine_gateway_message():
     params = dict(urllib.parse.parse_qsl(gateway_body(text_notify("2088", "你好"), "UTF-8").decode()))
     sign = params.pop("sign")
     assert sdk.verify(dict(params), sign) is False
-    from bot.channels.alipay import verify
+    from bot.web.channels.alipay import verify
 
     assert verify(dict(params, sign=sign), "UTF-8", ALIPAY_PUBLIC, keep_sign_type=True)
 

@@ -3,9 +3,9 @@ import datetime as dt
 
 import pytest
 
-from bot.conversation.text import has_emoji, normalise
-from bot.idcard import IdProblem, check_digit, check_id_card, check_number
-from handlers.answers import Choice, Day, IdNumber, Invalid, Name, Phone, Place
+from bot.chat.conversation.text import has_emoji, normalise
+from bot.domain.idcard import IdProblem, check_digit, check_id_card, check_number
+from bot.chat.conversation.answers import Choice, Day, IdNumber, Invalid, Name, Phone, Place
 
 TODAY = dt.date(2026, 11, 22)
 

@@ -8,11 +8,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot import appeals as appeal_rules
-from bot.api import ROUTES
-from bot.db import utcnow
-from bot.models import ROLES, Appeal, ArrivalReport, AuditLog, Code, Person, RiskArea, TravelFact
-from bot.staff import create_staff
+from bot.domain import appeals as appeal_rules
+from bot.web.api import ROUTES
+from bot.infra.db import utcnow
+from bot.domain.models import ROLES, Appeal, ArrivalReport, AuditLog, Code, Person, RiskArea, TravelFact
+from bot.domain.staff import create_staff
 from tests.support.chat import id_card
 from tests.support.people import person_with_code
 
@@ -226,7 +226,7 @@ def test_a_lab_result_turns_yellow_green_and_the_push_reaches_the_stub(env, clie
     import urllib.request
 
     from bot import create_app
-    from bot.platform_stub import PlatformStub
+    from bot.devtools.platform_stub import PlatformStub
     from bot.services import Services
     from tests.support.chat import REGISTRATION, WECHAT_ENV, Chat
     from tests.test_outbox import burst

@@ -12,11 +12,12 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from bot import code_image, tokens
-from bot.code_pages import load_view
-from bot.db import utcnow
-from bot.models import Code, LimitedPass, Scan
-from bot.staff import create_staff
+from bot.infra.images import code_image
+from bot.infra import tokens
+from bot.web.code_pages import load_view
+from bot.infra.db import utcnow
+from bot.domain.models import Code, LimitedPass, Scan
+from bot.domain.staff import create_staff
 from tests.support.people import person_with_code
 
 
@@ -78,7 +79,7 @@ def test_altered_expired_and_old_version_tokens(services):
     future = tokens.scan_token(settings.secret_key, pid, 4, tokens.scan_period(now + 3600))
     assert tokens.read_scan_token(settings.secret_key, future, ttl, now).verdict == "invalid"
     # a forged token for someone else cannot be made without the key
-    from bot.code_pages import check_scan
+    from bot.web.code_pages import check_scan
 
     with services.db.session() as s:
         assert check_scan(s, settings, token, now)["verdict"] == "valid"
@@ -153,7 +154,7 @@ def test_code_page_with_a_bad_link_or_no_code(client, services):
     assert client.get("/codes/not-a-token").status_code == 404
     assert client.get("/codes/not-a-token.png").status_code == 404
     with services.db.session() as s:
-        from bot.people import get_or_create_person
+        from bot.domain.people import get_or_create_person
         from tests.support.chat import id_card
 
         person, _ = get_or_create_person(s, services.vault, "id_card", id_card("11010119800101123"), "李四")

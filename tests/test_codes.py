@@ -9,12 +9,13 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
-from bot import outbox, reevaluation
-from bot.codes import CodeConflict, apply_decision, classify_origin, person_facts, reevaluate
-from bot.db import SHANGHAI, utcnow
-from bot.models import (ChannelIdentity, Code, CodeHistory, Declaration, Designation, FamilyBinding, Measure, Notice, Outbox,
+from bot.infra import outbox
+from bot.domain import reevaluation
+from bot.domain.codes import CodeConflict, apply_decision, classify_origin, person_facts, reevaluate
+from bot.infra.db import SHANGHAI, utcnow
+from bot.domain.models import (ChannelIdentity, Code, CodeHistory, Declaration, Designation, FamilyBinding, Measure, Notice, Outbox,
                         ReevaluationRun, RiskArea, TestResult, TravelFact)
-from bot.people import get_or_create_person
+from bot.domain.people import get_or_create_person
 from tests.conftest import ROOT
 from tests.test_outbox import burst
 
@@ -189,7 +190,7 @@ def test_mass_reevaluation_interrupted_and_resumed_without_double_notices(servic
         s.add(RiskArea(code="420106003", name="武汉市武昌区某街道", level="high", since=dt.date(2026, 11, 1)))
         run = reevaluation.start_run(s, "risk_areas", "zhejiang", area_codes=["420106003"])
     # a fault in the middle of one chunk (the 17th person): that chunk writes nothing
-    from bot.rules.policy import Policy
+    from bot.domain.rules.policy import Policy
 
     real = Policy.evaluate
 
@@ -199,7 +200,7 @@ def test_mass_reevaluation_interrupted_and_resumed_without_double_notices(servic
         return real(self, facts, now)
 
     FAULT = {"facts": None}
-    import bot.codes as codes_module
+    import bot.domain.codes as codes_module
 
     real_facts_for = codes_module.facts_for
 
@@ -268,7 +269,7 @@ def test_policy_change_run_covers_everyone(services, monkeypatch):
 def test_a_damaged_name_does_not_stop_the_fan_out(services):
     from sqlalchemy import text
 
-    from bot.notices import masked_names
+    from bot.domain.notices import masked_names
 
     with services.db.session() as s:
         a = person(services, s, ID_A, "张三")

@@ -12,8 +12,8 @@ from PIL import Image
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from bot.models import Appeal, AuditLog
-from bot.staff import create_staff
+from bot.domain.models import Appeal, AuditLog
+from bot.domain.staff import create_staff
 from tests.support.chat import REGISTRATION, WECHAT_ENV, Chat
 
 
@@ -45,8 +45,8 @@ def test_sign_in_roles_and_csrf(client, services):
 
 
 def test_a_disabled_account_is_out_at_once(client, services):
-    from bot.models import Staff
-    from bot.db import utcnow
+    from bot.domain.models import Staff
+    from bot.infra.db import utcnow
 
     t = _token(services, "reviewer")
     _login(client, t)
@@ -58,7 +58,7 @@ def test_a_disabled_account_is_out_at_once(client, services):
 @pytest.fixture
 def live(env):
     from bot import create_app
-    from bot.platform_stub import PlatformStub
+    from bot.devtools.platform_stub import PlatformStub
     from bot.services import Services
     from workers import runtime
 
@@ -138,7 +138,7 @@ def _csrf(client):
 
 
 def test_risk_area_upload_previews_then_replaces(client, services):
-    from bot.models import RiskArea
+    from bot.domain.models import RiskArea
 
     _login(client, _token(services, "admin"))
     csv_text = "code,name,level,since\n330106,杭州市西湖区,high,2026-11-20\n"
@@ -158,7 +158,7 @@ def test_people_lookup_is_audited_and_scoped(client, services):
     from tests.support.people import person_with_code
 
     pid = person_with_code(services, "red", name="赵六")
-    from bot.models import Person
+    from bot.domain.models import Person
 
     with services.db.session() as s:
         s.get(Person, pid).district = "330106"

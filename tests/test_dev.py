@@ -12,7 +12,7 @@ import urllib.request
 import psutil
 import pytest
 
-from bot.staff import authenticate
+from bot.domain.staff import authenticate
 from tests.conftest import ROOT
 from tests.support.chat import CLEAN, REGISTRATION
 
@@ -25,7 +25,7 @@ def _free_port():
 
 def _run_dev(tmp_path, port):
     env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "bot.dev"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "bot.devtools.dev"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     token, lines = None, []
     deadline = time.monotonic() + 120
@@ -52,7 +52,7 @@ def test_make_dev_runs_and_ctrl_c_stops_everything(tmp_path):
         family = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in family)
         assert "redis-server" in names and "gunicorn" in names and "-m workers" in names
-        assert "bot.platform_stub" in names and "Platform API" in out and "(local stub)" in out
+        assert "bot.devtools.platform_stub" in names and "Platform API" in out and "(local stub)" in out
         # the Alipay channel is configured against the stub too (404 would mean it is off)
         try:
             urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/alipay", data=b"service=x"))

@@ -11,7 +11,7 @@ def live_app(env):
     from bot import create_app
     from bot.services import Services
 
-    from bot.platform_stub import PlatformStub
+    from bot.devtools.platform_stub import PlatformStub
 
     with PlatformStub() as stub:
         svc = Services.from_env(dict(env, **WECHAT_ENV, WECHAT_API_BASE=stub.base_url))
@@ -62,7 +62,7 @@ def test_declaration_on_the_dev_chat_page(live_app, browser):
 
     from sqlalchemy import func, select
 
-    from bot.models import Declaration
+    from bot.domain.models import Declaration
 
     with svc.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Declaration)) == 1

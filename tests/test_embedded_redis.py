@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from bot.redis_server import EmbeddedRedis
+from bot.infra.redis.embedded import EmbeddedRedis
 from tests.conftest import ROOT
 
 
@@ -28,7 +28,7 @@ def test_started_once_shared_and_stopped_by_pid(tmp_path):
     try:
         assert oct(server.socket.stat().st_mode & 0o777) == "0o700"
         # another process of the group finds the running server instead of starting one
-        code = ("from bot.redis_server import EmbeddedRedis; import sys; "
+        code = ("from bot.infra.redis.embedded import EmbeddedRedis; import sys; "
                 f"e = EmbeddedRedis({str(tmp_path)!r}); sys.exit(0 if e.ensure() is False else 1)")
         assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
         client = redis.Redis(unix_socket_path=str(server.socket))
@@ -40,7 +40,7 @@ def test_started_once_shared_and_stopped_by_pid(tmp_path):
 
 
 def test_server_dies_with_a_killed_owner(tmp_path):
-    code = ("from bot.redis_server import EmbeddedRedis; import time; "
+    code = ("from bot.infra.redis.embedded import EmbeddedRedis; import time; "
             f"EmbeddedRedis({str(tmp_path)!r}).ensure(); print('up', flush=True); time.sleep(60)")
     owner = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)
     assert owner.stdout.readline().strip() == b"up"
@@ -66,7 +66,7 @@ def test_stale_pidfile_replaced(tmp_path):
 def test_the_embedded_server_keeps_its_data_across_a_restart(tmp_path):
     import redis
 
-    from bot.redis_server import EmbeddedRedis
+    from bot.infra.redis.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path)
     server.ensure()

@@ -4,11 +4,11 @@ import datetime as dt
 import pytest
 
 import handlers
-from bot.conversation.engine import MAX_WRONG, Engine
-from bot.conversation.messages import Inbound
-from bot.db import SHANGHAI
-from bot.texts import say
-from handlers.answers import words
+from bot.chat.conversation.engine import MAX_WRONG, Engine
+from bot.chat.conversation.messages import Inbound
+from bot.infra.db import SHANGHAI
+from bot.infra.texts import say
+from bot.chat.conversation.answers import words
 from tests.support.chat import id_card
 
 NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=SHANGHAI)

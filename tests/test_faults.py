@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bot.redis_server import EmbeddedRedis
+from bot.infra.redis.embedded import EmbeddedRedis
 from tests.support.chat import REGISTRATION, WECHAT_ENV, Chat
 
 
@@ -44,9 +44,9 @@ def test_no_log_line_holds_an_unmasked_id_number_or_phone(env, capsys):
     import logging
 
     from bot import create_app
-    from bot.logs import configure_logging
+    from bot.infra.logs import configure_logging
     from bot.services import Services
-    from bot.staff import create_staff
+    from bot.domain.staff import create_staff
     from tests.support.chat import CLEAN
 
     svc = Services.from_env({**env, **WECHAT_ENV, "LOG_LEVEL": "DEBUG"})

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from bot.db import SHANGHAI, utcnow
-from bot.models import (Appeal, AppealEvidence, ArrivalReport, AuditLog, Code, Declaration, FamilyBinding,
+from bot.infra.db import SHANGHAI, utcnow
+from bot.domain.models import (Appeal, AppealEvidence, ArrivalReport, AuditLog, Code, Declaration, FamilyBinding,
                         LimitedPass, Notice)
-from bot.people import find_person
+from bot.domain.people import find_person
 from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV, Chat, id_card
 
 TODAY = utcnow().astimezone(SHANGHAI).date()
@@ -134,7 +134,7 @@ def test_appeal_with_images_one_open_per_person_and_progress(env):
     import json
     import urllib.request
 
-    from bot.platform_stub import PlatformStub
+    from bot.devtools.platform_stub import PlatformStub
     from tests.test_outbox import burst
 
     with PlatformStub() as stub:
@@ -195,7 +195,7 @@ def test_limited_pass_yellow_only_once_per_episode(env):
         with svc.db.session() as s:
             p = s.scalar(select(LimitedPass))
             assert p.hours == 3 and s.get(Code, p.person_id).colour == "yellow"
-            from bot.code_pages import load_view
+            from bot.web.code_pages import load_view
 
             assert load_view(s, p.person_id).pass_until is not None
         assert "有效至" in chat.say("6")   # running: says until when

@@ -12,8 +12,8 @@ import urllib.parse
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bot.idcard import IdProblem, check_id_card
-from handlers.answers import Choice, Day, IdNumber, Invalid, Name, Number, Phone, Place, SmsCode, Text, Word
+from bot.domain.idcard import IdProblem, check_id_card
+from bot.chat.conversation.answers import Choice, Day, IdNumber, Invalid, Name, Number, Phone, Place, SmsCode, Text, Word
 from tests.support.chat import REGISTRATION, WECHAT_ENV, Chat
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -57,7 +57,7 @@ def test_xml_parser_refuses_cleanly(body):
 
     import defusedxml
 
-    from bot.channels import parse_fields
+    from bot.web.channels import parse_fields
 
     try:
         fields = parse_fields(body)

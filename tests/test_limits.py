@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.staff import create_staff
+from bot.domain.staff import create_staff
 from tests.support.chat import WECHAT_ENV, Chat
 
 
@@ -66,7 +66,7 @@ def test_console_sign_in_attempts_are_limited(env):
 def test_entity_expansion_is_refused_by_the_parser_itself(body):
     import defusedxml
 
-    from bot.channels import parse_fields
+    from bot.web.channels import parse_fields
 
     with pytest.raises(defusedxml.DefusedXmlException):
         parse_fields(body)

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.masking import mask_address, mask_id_number, mask_name, mask_phone, mask_text
+from bot.infra.masking import mask_address, mask_id_number, mask_name, mask_phone, mask_text
 
 
 @pytest.mark.parametrize("name, masked", [

@@ -7,9 +7,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DatabaseError
 
-from bot import migrate
-from bot.db import utcnow
-from bot.models import AuditLog, Base
+from bot.infra import migrate
+from bot.infra.db import utcnow
+from bot.domain.models import AuditLog, Base
 from bot.services import Services
 from tests.conftest import base_env
 

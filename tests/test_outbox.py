@@ -10,9 +10,9 @@ from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select, update
 
-from bot import outbox
-from bot.db import utcnow
-from bot.models import EffectLedger, Outbox
+from bot.infra import outbox
+from bot.infra.db import utcnow
+from bot.domain.models import EffectLedger, Outbox
 from bot.services import QUEUE_NAMES
 from tests.support.workers import group_alive, start_worker, stop_worker, wait_for
 from workers.outbox import run

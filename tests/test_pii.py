@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from bot.models import ArrivalReport, Person
-from bot.people import find_person, get_or_create_person
-from bot.pii import DecryptError, Vault
+from bot.domain.models import ArrivalReport, Person
+from bot.domain.people import find_person, get_or_create_person
+from bot.infra.pii import DecryptError, Vault
 
 NAME, ID_NUMBER, PHONE = "张三丰", "11010519491231002X", "13912345678"
 ADDRESS = "浙江省绍兴市新昌县鼓山路88号"

@@ -5,8 +5,8 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.db import utcnow
-from bot.models import (AuditLog, ChannelIdentity, Code, DailyColourCount, Declaration, Person, Scan)
+from bot.infra.db import utcnow
+from bot.domain.models import (AuditLog, ChannelIdentity, Code, DailyColourCount, Declaration, Person, Scan)
 from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV, Chat
 
 

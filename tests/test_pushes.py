@@ -13,9 +13,9 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select, update
 
-from bot.db import utcnow
-from bot.models import ChannelIdentity, Notice
-from bot.platform_stub import PlatformStub
+from bot.infra.db import utcnow
+from bot.domain.models import ChannelIdentity, Notice
+from bot.devtools.platform_stub import PlatformStub
 from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV, Chat, id_card
 from tests.support.people import person_with_code
 from tests.support.workers import group_alive, start_worker, stop_worker, wait_for
@@ -252,9 +252,9 @@ def test_a_worker_killed_mid_push_neither_loses_nor_doubles(env, stub, tmp_path)
 def test_a_limited_pass_ending_warns_the_person_and_the_family(push, stub):
     import datetime as dt
 
-    from bot.models import FamilyBinding, LimitedPass, Outbox
+    from bot.domain.models import FamilyBinding, LimitedPass, Outbox
     from tests.test_outbox import burst
-    from bot.notices import schedule_pass_ending
+    from bot.domain.notices import schedule_pass_ending
 
     nid = _notice(push, openid="o-pass-me", new="yellow")  # a person with a yellow code and an account
     owner = person_with_code(push, "green", number=id_card("11010119700101001"))
@@ -331,7 +331,7 @@ def test_alipay_pushes_are_signed_verified_and_classified(env, stub):
 
 
 def test_replies_of_unwaited_sends_do_not_pile_up(push):
-    from bot.redis_fast import MAX_UNREAD
+    from bot.infra.redis.scripts import MAX_UNREAD
 
     fast = push.fast_redis
     for i in range(MAX_UNREAD * 3):

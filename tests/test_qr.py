@@ -7,7 +7,7 @@ import qrcode
 from qrcode import util
 from qrcode.constants import ERROR_CORRECT_M
 
-from bot import qr
+from bot.infra.images import qr
 
 
 def _qrcode_symbol(text: str, mask: int):

@@ -11,9 +11,9 @@ import urllib.request
 import pytest
 from sqlalchemy import select, update
 
-from bot.codes import person_facts
-from bot.db import SHANGHAI, utcnow
-from bot.models import Alert, Appeal, ArrivalReport, Code, CodeHistory, Measure, Notice, Person, TravelFact
+from bot.domain.codes import person_facts
+from bot.infra.db import SHANGHAI, utcnow
+from bot.domain.models import Alert, Appeal, ArrivalReport, Code, CodeHistory, Measure, Notice, Person, TravelFact
 from tests.support.chat import REGISTRATION, WECHAT_ENV, Chat
 from tests.support.workers import start_worker, stop_worker, wait_for
 from tests.test_console import _login, _token, live  # noqa: F401  (live: a fixture)
@@ -58,7 +58,7 @@ def test_a_declared_home_observation_turns_green_at_its_end_through_a_real_worke
     with svc.db.session() as s:
         s.execute(update(Measure).where(Measure.person_id == pid).values(start=started - dt.timedelta(days=1)))
         s.execute(update(Code).where(Code.person_id == pid).values(reevaluate_at=utcnow() - dt.timedelta(seconds=1)))
-    from bot import ticks
+    from bot.infra import ticks
 
     assert ticks.schedule(svc, utcnow())
     worker = start_worker({**env, **WECHAT_ENV, "WECHAT_API_BASE": stub.base_url}, tmp_path / "worker.log")
@@ -194,7 +194,7 @@ def test_an_appeal_corrected_by_voiding_a_wrong_trip_stays_green(wechat_app, wec
         assert services.policy.evaluate(person_facts(s, pid), later).colour == "green"
         assert s.get(Code, pid).reevaluate_at is None
         told = s.scalar(select(Notice.payload).where(Notice.kind == "appeal_decided"))
-    from bot.texts import say
+    from bot.infra.texts import say
 
     text = say("push.appeal_decided", **told, link=None)
     assert f"{words(arrived)}从高风险地区抵达的行程" in text and "现为绿码" in text
@@ -252,7 +252,7 @@ def test_an_unmatched_arrival_origin_waits_for_staff_to_classify_it(env):
 def test_faq_and_code_page_follow_the_region_policy(env, policy, words_in_answer):
     from bot import create_app
     from bot.services import Services
-    from bot.tokens import code_link
+    from bot.infra.tokens import code_link
 
     svc = Services.from_env({**env, **WECHAT_ENV, "REGION_POLICY": policy})
     try:
@@ -272,8 +272,8 @@ def test_faq_and_code_page_follow_the_region_policy(env, policy, words_in_answer
 
 
 def test_every_faq_answer_fits_in_every_policy():
-    from bot.channels import PASSIVE_TEXT_BYTES
-    from bot.texts import say
+    from bot.web.channels import PASSIVE_TEXT_BYTES
+    from bot.infra.texts import say
     from handlers.faq import entries
 
     for e in entries():

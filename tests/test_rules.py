@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from bot.db import SHANGHAI
-from bot.rules.facts import FactsError, parse_facts
-from bot.rules.loading import POLICY_DIR, PolicyError, compile_policy, load_policy
+from bot.infra.db import SHANGHAI
+from bot.domain.rules.facts import FactsError, parse_facts
+from bot.domain.rules.loading import POLICY_DIR, PolicyError, compile_policy, load_policy
 from tests.conftest import ROOT
 
 POLICIES = ("zhejiang", "guangxi-hechi", "yunnan")
@@ -42,7 +42,7 @@ def holds_somewhere(policy, rule, facts, now) -> bool:
     """Whether this rule entry's condition holds for these facts under some trip binding."""
     from itertools import product
 
-    from bot.rules.expr import Ctx
+    from bot.domain.rules.expr import Ctx
 
     ctx = Ctx(facts, now)
     trips = facts.get("travel") or [None]

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.db import SHANGHAI
-from bot.rules.facts import parse_facts
-from bot.rules.loading import load_policy
+from bot.infra.db import SHANGHAI
+from bot.domain.rules.facts import parse_facts
+from bot.domain.rules.loading import load_policy
 
 NOW = dt.datetime(2026, 11, 22, 10, tzinfo=SHANGHAI)
 POLICIES = ("zhejiang", "guangxi-hechi", "yunnan")

@@ -8,9 +8,9 @@ import schemathesis
 from schemathesis.checks import ignored_auth, positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
 
-from bot.api import ROUTES
-from bot.models import ROLES
-from bot.staff import create_staff
+from bot.web.api import ROUTES
+from bot.domain.models import ROLES
+from bot.domain.staff import create_staff
 
 
 def _role_for(path: str, method: str) -> str:

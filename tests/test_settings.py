@@ -64,7 +64,7 @@ def test_url_safe_and_standard_base64_keys(tmp_path):
     [sys.executable, "-c", "import wsgi"],
     [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
     [sys.executable, "-m", "workers", "--burst"],
-    [sys.executable, "-m", "bot.dev"],
+    [sys.executable, "-m", "bot.devtools.dev"],
 ])
 def test_startup_stops_with_one_line(tmp_path, command):
     env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "PII_KEY": "dG9vIHNob3J0"}

@@ -1,7 +1,7 @@
 from sqlalchemy import select, text
 
-from bot.models import AuditLog, Staff
-from bot.staff import authenticate, hash_token
+from bot.domain.models import AuditLog, Staff
+from bot.domain.staff import authenticate, hash_token
 
 
 def test_staff_create_prints_a_token_once_and_stores_its_hash(app, services):

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from bot.channels import PASSIVE_TEXT_BYTES, fit_text
+from bot.web.channels import PASSIVE_TEXT_BYTES, fit_text
 from bot.settings import ROOT
-from bot.texts import TEMPLATES, keys, say
+from bot.infra.texts import TEMPLATES, keys, say
 from handlers.faq import entries, find
 
 SAMPLE = dict(

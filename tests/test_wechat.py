@@ -9,8 +9,8 @@ import xmltodict
 from sqlalchemy import func, select
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
-from bot.db import SHANGHAI, utcnow
-from bot.models import AuditLog, Code, Declaration, Person
+from bot.infra.db import SHANGHAI, utcnow
+from bot.domain.models import AuditLog, Code, Declaration, Person
 from tests.support.chat import APPID, AES_KEY, CLEAN, REGISTRATION, TOKEN, WECHAT_ENV, Chat
 
 
@@ -210,7 +210,7 @@ def test_red_declaration_overseas(chat_app):
 
 
 def test_red_declaration_from_a_risk_area_in_the_table(chat_app):
-    from bot.models import RiskArea
+    from bot.domain.models import RiskArea
     import datetime as dt
 
     with chat_app.extensions["services"].db.session() as s:
@@ -219,7 +219,7 @@ def test_red_declaration_from_a_risk_area_in_the_table(chat_app):
     _, reply = declare(chat_app, "risk-user", "2", "3", "浙江省杭州市西湖区北山街道", "昨天", "2", "2", "5")
     assert "红码" in reply
     with chat_app.extensions["services"].db.session() as s:
-        from bot.models import TravelFact
+        from bot.domain.models import TravelFact
 
         fact = s.scalar(select(TravelFact))
         assert fact.origin_code == "330106001" and fact.origin_class == "high"
@@ -285,8 +285,9 @@ def test_two_messages_of_one_user_at_once_do_not_corrupt_the_state(chat_app):
 # -- slow and broken parts ----------------------------------------------------------------------
 
 def test_a_slow_answer_becomes_a_notice(env, monkeypatch):
-    from bot import chat_actions, create_app
-    from bot.models import Notice
+    from bot import create_app
+    from bot.chat.actions import declare as chat_actions
+    from bot.domain.models import Notice
     from bot.services import Services
 
     svc = Services.from_env(dict(env, REPLY_DEADLINE="0.1", **WECHAT_ENV))
@@ -348,7 +349,7 @@ def test_database_down_answers_busy_and_keeps_the_state(env, tmp_path):
 def test_first_declaration_facts_match_what_is_read_back(chat_app, answers):
     """A new person's code is decided from the rows just written (not read back): the same
     decision must come from the database's facts."""
-    from bot.codes import person_facts
+    from bot.domain.codes import person_facts
 
     chat = Chat(chat_app, user="fresh")
     reply = chat.run(*REGISTRATION, *answers, "1")
@@ -398,7 +399,7 @@ def test_a_bug_in_a_step_resets_the_flow_instead_of_sticking(chat_app, monkeypat
 def test_reply_xml_reads_back_with_wechatpy_even_with_cdata_ends():
     from wechatpy import parse_message
 
-    from bot.channels import parse_fields, text_reply
+    from bot.web.channels import parse_fields, text_reply
 
     content = "a ]]> b <x> & 中文 ]]]]>"
     xml = text_reply("gh_account", "o-user", content)
@@ -410,7 +411,7 @@ def test_reply_xml_reads_back_with_wechatpy_even_with_cdata_ends():
 def test_parse_fields_refuses_what_is_not_a_flat_xml_message():
     import xml.etree.ElementTree as ET
 
-    from bot.channels import parse_fields
+    from bot.web.channels import parse_fields
 
     with pytest.raises(ValueError):
         parse_fields("<notxml><a>1</a></notxml>")

@@ -6,8 +6,8 @@ import hashlib
 
 from sqlalchemy import select
 
-from bot.models import AppealEvidence
-from bot.platforms import wechat_api
+from bot.domain.models import AppealEvidence
+from bot.infra.platforms import wechat_api
 from workers.effects import PermanentError, effect
 
 

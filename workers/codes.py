@@ -6,11 +6,12 @@ import logging
 
 from sqlalchemy import func, select
 
-from bot import reevaluation, ticks
-from bot.codes import risk_table
-from bot.db import SHANGHAI, utcnow
-from bot.models import Code, CodeHistory, LimitedPass, Notice, ReevaluationRun
-from bot.notices import masked_names, nudge_after_commit, recipients
+from bot.domain import reevaluation
+from bot.infra import ticks
+from bot.domain.codes import risk_table
+from bot.infra.db import SHANGHAI, utcnow
+from bot.domain.models import Code, CodeHistory, LimitedPass, Notice, ReevaluationRun
+from bot.domain.notices import masked_names, nudge_after_commit, recipients
 from workers import runtime
 from workers.effects import PermanentError, effect
 

@@ -30,13 +30,13 @@ import requests
 from sqlalchemy import case, select, update
 from wechatpy.exceptions import WeChatClientException
 
-from bot import tokens
-from bot.db import SHANGHAI, utcnow
-from bot.metrics import PUSHES
-from bot.models import ChannelIdentity, Notice
-from bot.notices import QUEUED_FLAG, nudge, pending_due
-from bot.platforms import TOKEN_ERRORS, ChannelUnavailable, alipay_push, wechat_api
-from bot.texts import say
+from bot.infra import tokens
+from bot.infra.db import SHANGHAI, utcnow
+from bot.infra.metrics import PUSHES
+from bot.domain.models import ChannelIdentity, Notice
+from bot.domain.notices import QUEUED_FLAG, nudge, pending_due
+from bot.infra.platforms import TOKEN_ERRORS, ChannelUnavailable, alipay_push, wechat_api
+from bot.infra.texts import say
 from workers import runtime
 
 log = logging.getLogger(__name__)
@@ -268,7 +268,7 @@ def _send_wechat(svc, row, in_window: bool) -> Outcome:
 
 
 def _push_image(svc, api, row) -> Outcome:
-    from bot.code_pages import load_view
+    from bot.web.code_pages import load_view
 
     with svc.db.session() as s:
         view = load_view(s, row.person_id)
@@ -331,7 +331,7 @@ def _template_data(row, text: str) -> dict:
 def _send_alipay(svc, row) -> Outcome:
     from alipay.exceptions import AliPayException, AliPayValidationError
 
-    from bot.platforms import AlipayError
+    from bot.infra.platforms import AlipayError
 
     client = alipay_push(svc)
     try:

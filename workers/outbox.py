@@ -6,10 +6,10 @@ import logging
 
 from sqlalchemy import update
 
-from bot.db import utcnow
-from bot.metrics import OUTBOX_RUNS
-from bot.models import Outbox
-from bot.outbox import MAX_ATTEMPTS, backoff
+from bot.infra.db import utcnow
+from bot.infra.metrics import OUTBOX_RUNS
+from bot.domain.models import Outbox
+from bot.infra.outbox import MAX_ATTEMPTS, backoff
 from workers import runtime
 from workers.effects import EFFECTS, EffectContext, PermanentError
 

@@ -13,7 +13,7 @@ def services():
     if _services is None:
         with _lock:
             if _services is None:
-                from bot.logs import configure_logging
+                from bot.infra.logs import configure_logging
                 from bot.services import Services
 
                 svc = Services.from_env()

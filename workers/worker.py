@@ -12,10 +12,10 @@ import threading
 
 from rq.worker import SimpleWorker
 
-from bot import outbox, ticks
-from bot.db import utcnow
-from bot.process import die_with_parent
-from bot import notices
+from bot.infra import outbox, ticks
+from bot.infra.db import utcnow
+from bot.infra.process import die_with_parent
+from bot.domain import notices
 from workers import runtime
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """Chatting with the app in tests, as WeChat does (signed XML to /wechat)."""
 from __future__ import annotations
 
-from bot.devchat import WeChatSimulator, flask_poster
-from bot.idcard import check_digit
+from bot.devtools.devchat import WeChatSimulator, flask_poster
+from bot.domain.idcard import check_digit
 
 # Tencent's safe-mode sample account (the official WXBizMsgCrypt demo)
 TOKEN = "spamtest"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.db import utcnow
-from bot.models import Code
-from bot.people import get_or_create_person
+from bot.infra.db import utcnow
+from bot.domain.models import Code
+from bot.domain.people import get_or_create_person
 from tests.support.chat import id_card
 
 

@@ -1,0 +1,248 @@
+"""Answer fields: marshmallow fields that turn what a user typed into a value.
+
+A field normalises the text first (bot.chat.conversation.text.normalise: full-width folded, spaces tidied). A bad answer raises Invalid
+with a message key in templates/chat/errors.txt and the values that message shows, so every
+refusal says exactly what is wrong.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from functools import lru_cache
+
+from marshmallow import ValidationError, fields
+
+from bot.chat.conversation.text import fold, has_emoji, normalise
+from bot.domain.idcard import IdProblem, check_number
+from bot.settings import ROOT
+
+
+class Invalid(ValidationError):
+    def __init__(self, key: str, **values):
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+@lru_cache(maxsize=1)
+def words() -> dict:
+    return json.loads((ROOT / "config" / "chat.json").read_text(encoding="utf-8"))
+
+
+class Answer(fields.Field):
+    """Base: refuses emoji and over-long text before the field's own parse."""
+
+    max_length = 100
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = normalise(value) if isinstance(value, str) else ""
+        if not text:
+            raise Invalid("empty")
+        if has_emoji(text):
+            raise Invalid("emoji")
+        if len(text) > self.max_length:
+            raise Invalid("too_long", max=self.max_length)
+        return self.parse(text)
+
+    def parse(self, text: str):
+        return text
+
+
+class Choice(Answer):
+    """A number 1..n, or one of the words config/chat.json lists for this question."""
+
+    def __init__(self, n: int, vocabulary: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.n = n
+        self.vocabulary = vocabulary
+
+    def parse(self, text):
+        t = fold(text).rstrip(".、,，)）").lstrip("(（")
+        if t.isdigit() and 1 <= int(t) <= self.n:
+            return int(t)
+        if self.vocabulary:
+            for number, synonyms in words()["choices"][self.vocabulary].items():
+                if t in synonyms:
+                    return int(number)
+        raise Invalid("choice", n=self.n)
+
+
+NAME_CHARS = re.compile(r"[\u4e00-\u9fffA-Za-z· ]+")
+NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", ".": "·"})
+
+
+class Name(Answer):
+    """2 to 30 characters, Chinese or Latin letters, `·` allowed (and spaces between Latin words)."""
+
+    max_length = 60
+
+    def parse(self, text):
+        name = text.translate(NAME_DOTS).strip(" ·")
+        name = re.sub(r"\s*·\s*", "·", name)
+        if re.search(r"\d", name):
+            raise Invalid("name_digits")
+        if not NAME_CHARS.fullmatch(name) or "··" in name:
+            raise Invalid("name_chars")
+        if not 2 <= len(name) <= 30:
+            raise Invalid("name_length")
+        if re.search(r"[A-Za-z]", name):
+            name = name.upper() if not re.search(r"[\u4e00-\u9fff]", name) else name
+        return name
+
+
+class IdNumber(Answer):
+    """The number of the document type chosen; checks per bot.domain.idcard. Value: (number, birth)."""
+
+    max_length = 40
+
+    def __init__(self, id_type: str, today: dt.date, **kwargs):
+        super().__init__(**kwargs)
+        self.id_type = id_type
+        self.today = today
+
+    def parse(self, text):
+        try:
+            return check_number(self.id_type, text, self.today)
+        except IdProblem as problem:
+            raise Invalid(problem.code) from None
+
+
+class Phone(Answer):
+    """A mainland mobile number: 1[3-9] and 9 more digits; spaces, dashes and +86 are dropped."""
+
+    def parse(self, text):
+        digits = re.sub(r"[\s\-()]", "", text)
+        digits = re.sub(r"^(\+?86)(?=1\d{10}$)", "", digits)
+        if not digits.isdigit():
+            raise Invalid("phone_chars")
+        if len(digits) != 11:
+            raise Invalid("phone_length", length=len(digits))
+        if not re.fullmatch(r"1[3-9]\d{9}", digits):
+            raise Invalid("phone_prefix")
+        return digits
+
+
+class SmsCode(Answer):
+    def parse(self, text):
+        code = text.replace(" ", "")
+        if not re.fullmatch(r"\d{6}", code):
+            raise Invalid("sms_format")
+        return code
+
+
+DATE_PATTERNS = (
+    re.compile(r"(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"),
+    re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
+    re.compile(r"(?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"),
+)
+
+
+class Day(Answer):
+    """A calendar day: 2026-11-20, 2026/11/20, 2026年11月20日, 11月20日, 今天, 昨天.
+    Not in the future and not before the window (`window` days including today)."""
+
+    def __init__(self, today: dt.date, window: int, **kwargs):
+        super().__init__(**kwargs)
+        self.today = today
+        self.window = window
+
+    def parse(self, text):
+        day = self.day(text)
+        if day > self.today:
+            raise Invalid("date_future")
+        earliest = self.today - dt.timedelta(days=self.window - 1)
+        if day < earliest:
+            raise Invalid("date_too_old", days=self.window, earliest=earliest)
+        return day
+
+    def day(self, text) -> dt.date:
+        t = fold(text).replace(" ", "")
+        relative = words()["dates"]
+        if t in relative:
+            return self.today - dt.timedelta(days=relative[t])
+        for pattern in DATE_PATTERNS:
+            m = pattern.fullmatch(t)
+            if m:
+                year = int(m.group("y")) if "y" in m.groupdict() else self.today.year
+                try:
+                    return dt.date(year, int(m.group("m")), int(m.group("d")))
+                except ValueError:
+                    raise Invalid("date_invalid") from None
+        raise Invalid("date_format")
+
+
+class EndDay(Day):
+    """The day a measure is to be lifted: after today (it is still going on) and within `ahead`
+    days, or 不清楚 / 跳过 and the like (None: the policy's usual length applies)."""
+
+    def __init__(self, today: dt.date, ahead: int = 90, **kwargs):
+        super().__init__(today, 1, **kwargs)
+        self.ahead = ahead
+
+    def parse(self, text):
+        if fold(text).rstrip("。.!！") in words()["words_of"]["unknown"]["unknown"]:
+            return None
+        day = self.day(text)
+        if day <= self.today:
+            raise Invalid("end_not_after_today")
+        if day > self.today + dt.timedelta(days=self.ahead):
+            raise Invalid("end_too_far", days=self.ahead)
+        return day
+
+
+class Place(Answer):
+    """A place: a name (省市区) or a division code of 6 to 12 digits."""
+
+    max_length = 60
+
+    def parse(self, text):
+        if text.isdigit():
+            if len(text) not in (6, 9, 12):
+                raise Invalid("place_code")
+            return text
+        if len(text) < 2:
+            raise Invalid("place_short")
+        return text
+
+
+class Text(Answer):
+    """Free text of min..max characters (a description, an address)."""
+
+    def __init__(self, min_length: int, max_length: int, **kwargs):
+        super().__init__(**kwargs)
+        self.min_length, self.max_length = min_length, max_length
+
+    def parse(self, text):
+        if len(text) < self.min_length:
+            raise Invalid("text_short", min=self.min_length)
+        return text
+
+
+class Word(Answer):
+    """One of a few words (config/chat.json "words_of" lists their synonyms), e.g. 完成 / 跳过."""
+
+    def __init__(self, vocabulary: str, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary = vocabulary
+
+    def parse(self, text):
+        t = fold(text).rstrip("。.!！")
+        for value, synonyms in words()["words_of"][self.vocabulary].items():
+            if t in synonyms:
+                return value
+        raise Invalid(self.vocabulary)
+
+
+class Number(Answer):
+    """A whole number lo..hi (hours of a pass)."""
+
+    def __init__(self, lo: int, hi: int, **kwargs):
+        super().__init__(**kwargs)
+        self.lo, self.hi = lo, hi
+
+    def parse(self, text):
+        t = fold(text).replace("小时", "").replace("个", "").strip()
+        if not t.isdigit() or not self.lo <= int(t) <= self.hi:
+            raise Invalid("number_range", lo=self.lo, hi=self.hi)
+        return int(t)

@@ -1,0 +1,195 @@
+"""One inbound message through the conversation: dedupe, lock, state, engine, actions, answer.
+
+Channel adapters call ChatService.answer(msg) and get the texts to send back. It never raises
+for what a user sends or for a broken Redis or database: the user then reads "busy, try again"
+and nothing already stored is lost (the half-filled state stays as it was).
+
+Nothing slow happens inside the request: the Redis part is one round trip (dedupe, lock, state)
+and one write not waited for, and the actions (database work) run on a thread pool with the
+time left of REPLY_DEADLINE (WeChat gives 5 s).
+An action that is not done in time is left to finish in the background: the message is then
+replayed against the action's result (the engine is deterministic given its inputs and the
+actions' results), its state saved and its answer stored as a notice for the push workers,
+while the webhook answers "success" at once (an empty list here).
+"""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+from functools import cached_property
+
+from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+import handlers
+from bot.domain.codes import CodeConflict
+from bot.chat.conversation.engine import Engine
+from bot.chat.conversation.messages import Inbound
+from bot.chat.conversation.store import Busy, ConversationStore
+from bot.infra.db import utcnow
+from bot.infra.texts import say
+from bot.chat.conversation.answers import words
+
+log = logging.getLogger("bot.chat.service")
+
+
+class Late(Exception):
+    """An action outlived the deadline: `future` will hold its result, `results` the earlier ones."""
+
+    def __init__(self, future, results: list):
+        super().__init__("late")
+        self.future = future
+        self.results = results
+
+
+class ChatService:
+    def __init__(self, services):
+        self.services = services
+        settings = services.settings
+        self.engine = Engine(handlers.flows(), words(), options=self.options, timeout=settings.conversation_timeout,
+                             say=say)
+        self.deadline = settings.reply_deadline
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._options = None
+
+    @cached_property
+    def store(self) -> ConversationStore:
+        return ConversationStore(self.services.redis.client(), self.services.vault,
+                                 self.services.settings.conversation_timeout,
+                                 rate_per_min=self.services.settings.chat_rate_per_min)
+
+    def options(self) -> dict:
+        """What flows may read of the deployment; the policy file is looked at once a second."""
+        now = time.monotonic()
+        if self._options is None or now - self._options[0] > 1.0:
+            policy = self.services.policy
+            self._options = (now, {"sms_verification": self.services.settings.sms_verification,
+                                   "features": policy.features, "policy": policy.name})
+        return self._options[1]
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chat")
+        return self._pool
+
+    # -- the webhook's entry -------------------------------------------------------------------
+
+    def answer_later(self, msg: Inbound) -> int:
+        """For channels whose replies go through their API (Alipay, the mini-program): handle
+        the message now and leave the texts as a chat_reply notice for the push workers. A retry
+        of a message already handled sends nothing again. Returns the number of texts queued."""
+        texts = self.answer(msg, replay_retries=False)
+        if texts:
+            self._queue_reply(msg, texts)
+        return len(texts)
+
+    def _queue_reply(self, msg: Inbound, texts: list[str]) -> None:
+        """Texts for this chat user, pushed by the workers (not a passive reply)."""
+        from bot.chat.actions.declare import identity
+        from bot.domain.models import Notice
+        from bot.domain.notices import nudge_after_commit
+
+        with self.services.db.session() as s:
+            ident = identity(s, msg, create=True)
+            s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply", payload={"texts": texts}))
+            nudge_after_commit(s)
+
+    def answer(self, msg: Inbound, now=None, replay_retries: bool = True) -> list[str]:
+        """The texts to answer with; [] means: answer "success" now. `replay_retries`: a retry
+        gets the first answer again (passive replies); otherwise it gets nothing."""
+        conversation, dedupe = msg.conversation_key, msg.dedupe_key
+        started = time.monotonic()
+        try:
+            begun = self.store.begin(conversation, dedupe)
+        except (RedisError, Busy) as exc:
+            log.warning("conversation store unavailable: %s", exc.__class__.__name__)
+            return [say("common.busy")]
+        if begun.status == "limited":  # flooding: said once, then silence until the minute is over
+            return [say("common.slow_down")] if begun.value == "1" else []
+        if begun.status == "seen":  # a retry: the first answer, once it is there
+            if not replay_retries:
+                return []
+            answer = begun.value or self.store.wait_answer(conversation, dedupe, self.deadline)
+            return json.loads(answer) if answer else []
+        now = now or utcnow()
+        try:
+            state, replies = self.engine.process(self.store.load(begun.value), msg, self._runner(msg, started), now)
+            self.store.finish(conversation, dedupe, begun.token, state, json.dumps(replies, ensure_ascii=False),
+                              wait=False)
+            return replies
+        except Late as late:
+            log.warning("an action took longer than %.1f s; finishing in the background", self.deadline)
+            earlier = late.results
+            late.future.add_done_callback(lambda f: self._resume(msg, begun, now, earlier, f))
+            return []
+        except (RedisError, SQLAlchemyError) as exc:
+            log.warning("message not handled, storage failed: %s", exc.__class__.__name__)
+        except Exception:
+            # a bug, not a passing fault: end the flow so the user is not stuck on it
+            log.exception("message not handled; the conversation is reset")
+            replies = [say("common.error")]
+            try:
+                self.store.finish(conversation, dedupe, begun.token, None, json.dumps(replies, ensure_ascii=False))
+                return replies
+            except RedisError:
+                pass
+        self._abandon(msg, begun)
+        return [say("common.busy")]
+
+    def _abandon(self, msg: Inbound, begun) -> None:
+        try:
+            self.store.abandon(msg.conversation_key, msg.dedupe_key, begun.token)
+        except RedisError:
+            pass
+
+    def _runner(self, msg: Inbound, started: float):
+        def run(name: str, payload: dict) -> dict:
+            left = self.deadline - (time.monotonic() - started)
+            future = self._executor().submit(contextvars.copy_context().run, self.act, msg, name, payload)
+            try:
+                result = future.result(timeout=max(left, 0.01))
+            except FutureTimeout:
+                raise Late(future, list(done)) from None
+            done.append(result)
+            return result
+
+        done: list = []
+        return run
+
+    def act(self, msg: Inbound, name: str, payload: dict) -> dict:
+        """Run one action in a transaction of its own, again when a concurrent change interfered."""
+        from bot.chat.actions.declare import ACTIONS
+
+        fn = ACTIONS[name]
+        for attempt in range(3):
+            try:
+                with self.services.db.session() as s:
+                    return fn(self.services, s, msg, payload)
+            except (CodeConflict, IntegrityError, OperationalError):
+                # a concurrent change to the same code, or SQLite's stale snapshot: do it again
+                if attempt == 2:
+                    raise
+
+    def _resume(self, msg: Inbound, begun, now, results: list, future) -> None:
+        """The late action is done: replay the message with its result, save, leave a notice."""
+        try:
+            cached = [*results, future.result()]
+
+            def replay(name: str, payload: dict) -> dict:
+                return cached.pop(0) if cached else self.act(msg, name, payload)
+
+            state, replies = self.engine.process(self.store.load(begun.value), msg, replay, now)
+            self.store.finish(msg.conversation_key, msg.dedupe_key, begun.token, state,
+                              json.dumps(replies, ensure_ascii=False))
+            if replies:
+                self._queue_reply(msg, replies)
+        except Exception:
+            log.exception("a late message could not be finished")
+            self._abandon(msg, begun)
