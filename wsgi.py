@@ -2,7 +2,7 @@
 import sys
 
 from bot import create_app
-from bot.settings import ConfigError
+from bot.infra.config import ConfigError
 
 try:
     app = create_app()

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 def workspace(name: str):
     """A fresh var/bench-<name>/ and a Redis URL (REDIS_URL, or an embedded server stopped after)."""
     from bot.infra.redis.embedded import EmbeddedRedis
-    from bot.settings import ROOT
+    from bot.infra.config import ROOT
 
     var = ROOT / "var" / f"bench-{name}"
     shutil.rmtree(var, ignore_errors=True)

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 
 BENCHMARKS = ["bench.webhook", "bench.outbox", "bench.rules", "bench.images", "bench.pushes", "bench.load"]
 

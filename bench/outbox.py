@@ -14,7 +14,7 @@ from bench import workspace
 from bot.infra import migrate, outbox
 from bot.domain.models import Outbox
 from bot.services import Services
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 
 N = 3000
 WORKERS = 2

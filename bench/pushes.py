@@ -19,7 +19,7 @@ from bot.infra.db import utcnow
 from bot.domain.models import ChannelIdentity, Code, Notice, Person
 from bot.devtools.platform_stub import PlatformStub
 from bot.services import Services
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 
 N = int(os.environ.get("BENCH_PUSHES", "100000"))
 WORKERS = 2

@@ -26,7 +26,7 @@ from bot.domain.reevaluation import start_run
 from bot.domain.rules.facts import parse_facts
 from bot.domain.rules.loading import load_policy
 from bot.services import Services
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 
 PEOPLE = int(os.environ.get("BENCH_PEOPLE", "1000000"))
 NAIVE = 3000

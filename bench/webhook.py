@@ -28,7 +28,7 @@ from bot.chat.conversation.store import ConversationStore
 from bot.devtools.devchat import WeChatSimulator, _sign
 from bot.domain.idcard import check_digit
 from bot.services import Services
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 
 CONNECTIONS = 32
 THREADS = 2

@@ -27,7 +27,7 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     configure_logging(settings.log_level)
 
-    from bot.settings import ROOT
+    from bot.infra.config import ROOT
 
     app = App(__name__, template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)

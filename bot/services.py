@@ -20,9 +20,10 @@ class Services:
         self.settings = settings
         self.vault = Vault(settings.pii_key, settings.pii_old_keys)
         self.db = Database(settings.sqlalchemy_url, self.vault)
-        self.redis = RedisHandle(settings)
-        from bot.infra import outbox
+        self.redis = RedisHandle(settings.redis_url, settings.var_dir)
+        from bot.infra import after_commit, outbox
 
+        after_commit.install(self.db.sessionmaker, self)
         outbox.install(self)
 
     @classmethod
@@ -35,6 +36,13 @@ class Services:
         from bot.domain.rules.loading import load_policy
 
         return load_policy(self.settings.region_policy)
+
+    @property
+    def metadata(self):
+        """The whole schema (the models), for migrations."""
+        from bot.domain.models import Base
+
+        return Base.metadata
 
     def queue(self, name: str = "default"):
         return self.queues[name]

@@ -15,15 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+from bot.infra.config import ROOT, ConfigError  # noqa: F401  (ConfigError: imported from here too)
 
 ENVIRONMENTS = ("development", "test", "production")
 # Required in production: nothing may be generated or defaulted silently there.
 PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PII_KEY", "PUBLIC_BASE_URL")
-
-
-class ConfigError(Exception):
-    """Start-up cannot go on; str() is the one line shown to the operator."""
 
 
 class SettingError(ConfigError):

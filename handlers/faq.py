@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from bot.chat.conversation.flow import Ask, Ctx, End, Flow
 from bot.chat.conversation.text import fold
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 from bot.chat.conversation.answers import Answer, Invalid
 
 

@@ -145,7 +145,7 @@ def test_gives_up_after_max_attempts(services):
     services.redis.client().flushdb()
     with services.db.session() as s:
         s.execute(update(Outbox).where(Outbox.id == outbox_id).values(
-            attempts=outbox.MAX_ATTEMPTS, lease_until=utcnow() - dt.timedelta(seconds=1)))
+            attempts=outbox.RETRY.attempts, lease_until=utcnow() - dt.timedelta(seconds=1)))
     assert outbox.sweep(services) == 0
     r = row(services, outbox_id)
     assert r.status == "failed" and "gave up" in r.last_error

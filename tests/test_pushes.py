@@ -172,13 +172,13 @@ def test_an_unreachable_platform_is_retried_then_given_up(env, stub):
     svc = _push_services(env, stub, WECHAT_API_BASE="http://127.0.0.1:9", PUSH_TIMEOUT="0.5")
     try:
         nid = _notice(svc)
-        for attempt in range(1, notices.MAX_ATTEMPTS + 1):
+        for attempt in range(1, notices.RETRY.attempts + 1):
             with svc.db.session() as s:
                 s.execute(update(Notice).values(available_at=utcnow()))
             notices.drain()
             status, _, reason, attempts = _state(svc, nid)
             assert attempts == attempt
-            if attempt < notices.MAX_ATTEMPTS:
+            if attempt < notices.RETRY.attempts:
                 assert status == "pending" and "unreachable" in reason
         assert status == "undeliverable" and "gave up after 8 attempts" in reason
     finally:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bot.web.channels import PASSIVE_TEXT_BYTES, fit_text
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 from bot.infra.texts import TEMPLATES, keys, say
 from handlers.faq import entries, find
 

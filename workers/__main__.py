@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.settings import ConfigError
+from bot.infra.config import ConfigError
 
 
 def main(argv=None) -> int:

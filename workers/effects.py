@@ -39,7 +39,7 @@ class EffectContext:
 
     def once(self, key: str, call: Callable[[], dict]) -> dict:
         """Run an outside call at most once per key; later runs get the recorded result."""
-        from bot.domain.models import EffectLedger
+        from bot.infra.outbox import EffectLedger
 
         with self.services.db.session() as s:
             done = s.get(EffectLedger, key)
@@ -58,6 +58,6 @@ class EffectContext:
 def record(ctx: EffectContext):
     """Write an idempotency mark: used by operators to check the pipeline end to end
     (`flask outbox ping`) and by the tests."""
-    from bot.domain.models import EffectLedger
+    from bot.infra.outbox import EffectLedger
 
     ctx.session.add(EffectLedger(key=ctx.payload["mark"], outbox_id=ctx.outbox_id, result=ctx.payload))

@@ -31,6 +31,7 @@ from sqlalchemy import case, select, update
 from wechatpy.exceptions import WeChatClientException
 
 from bot.infra import tokens
+from bot.infra.retry import NOTICES as RETRY
 from bot.infra.db import SHANGHAI, utcnow
 from bot.infra.metrics import PUSHES
 from bot.domain.models import ChannelIdentity, Notice
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 BATCH = 200
 BUDGET = 30.0            # seconds a drain works before it hands over to a fresh job
 FLUSH_EVERY = 50         # outcomes written to the database this often within a batch
-MAX_ATTEMPTS = 8
 SENT_MARK = "notices:sent:{}"
 MARK_TTL = 7 * 86400
 WINDOW_KEY = "chat:last:{}:{}:{}"   # written by the conversation store at each inbound message
@@ -144,7 +144,7 @@ def deliver_batch(svc, claim: str, batch: list) -> dict:
         outcome = send(svc, row, bool(in_window[row.id]))
         if outcome.status == "delivered":  # marked first: sent on the socket, it survives this process
             svc.fast_redis.send("SET", SENT_MARK.format(row.id), outcome.via, "EX", MARK_TTL)
-        elif outcome.status == "pending" and row.attempts >= MAX_ATTEMPTS:
+        elif outcome.status == "pending" and RETRY.exhausted(row.attempts):
             outcome = Outcome("undeliverable", reason=f"{outcome.reason} (gave up after {row.attempts} attempts)")
         if outcome.pause:
             paused = outcome
@@ -196,7 +196,8 @@ def _write(svc, claim: str, done: list[tuple[int, Outcome]]) -> None:
 # -- one notice -------------------------------------------------------------------------------------
 
 def backoff(attempts: int) -> float:
-    return float(min(15 * 2 ** max(attempts - 1, 0), 3600))
+    """Seconds before the next try (the shared retry policy, notices' pace)."""
+    return RETRY.delay(attempts).total_seconds()
 
 
 def send(svc, row, in_window: bool) -> Outcome:

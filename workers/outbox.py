@@ -8,8 +8,8 @@ from sqlalchemy import update
 
 from bot.infra.db import utcnow
 from bot.infra.metrics import OUTBOX_RUNS
-from bot.domain.models import Outbox
-from bot.infra.outbox import MAX_ATTEMPTS, backoff
+from bot.infra.outbox import Outbox
+from bot.infra.retry import OUTBOX as RETRY
 from workers import runtime
 from workers.effects import EFFECTS, EffectContext, PermanentError
 
@@ -46,12 +46,12 @@ def run(outbox_id: int, attempt: int) -> str:
             return "done"
         except Exception as exc:
             s.rollback()
-            permanent = isinstance(exc, PermanentError) or attempt >= MAX_ATTEMPTS
+            permanent = isinstance(exc, PermanentError) or RETRY.exhausted(attempt)
             values = dict(last_error=f"{type(exc).__name__}: {exc}"[:2000], lease_until=None)
             if permanent:
                 values["status"] = "failed"
             else:
-                values.update(status="pending", available_at=utcnow() + backoff(attempt))
+                values.update(status="pending", available_at=utcnow() + RETRY.delay(attempt))
             s.execute(update(Outbox).where(fence & (Outbox.status == "running")).values(**values))
             s.commit()
             OUTBOX_RUNS.labels(kind, "failed" if permanent else "retry").inc()

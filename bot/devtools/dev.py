@@ -15,7 +15,8 @@ import time
 import urllib.request
 
 from bot.infra.process import die_with_parent
-from bot.settings import ROOT, ConfigError, load_settings
+from bot.infra.config import ROOT, ConfigError
+from bot.settings import load_settings
 
 DEV_ADMIN = "dev admin"
 

@@ -16,7 +16,8 @@ from functools import lru_cache
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.infra import outbox
+from bot.infra import outbox, ticks
+from bot.infra.after_commit import on_commit
 from bot.infra.db import SHANGHAI, utcnow
 from bot.domain.models import (CaseStatus, Code, CodeHistory, Declaration, Designation, Measure, PersonFlag, RiskArea,
                         TestResult, TravelFact)
@@ -258,10 +259,9 @@ def reevaluate_person(services, person_id: int, *, cause: str, now: dt.datetime 
 # -- time ---------------------------------------------------------------------------------------
 
 def _after_commit_schedule(session: Session, at: dt.datetime | None) -> None:
+    """Make sure the time tick runs by `at` once this transaction commits (the earliest wins)."""
     if at is not None:
-        current = session.info.get("reevaluate_tick")
-        session.info["reevaluate_tick"] = at if current is None else min(current, at)
-
+        on_commit(session, "reevaluate_tick", ticks.schedule, at, combine=min)
 
 
 def snapshot_colour_counts(session) -> dict[str, int]:

@@ -13,6 +13,7 @@ from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBi
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from bot.infra.db import Base, Encrypted, UTCDateTime, utcnow
+from bot.infra.outbox import EffectLedger, Outbox  # noqa: F401  (the whole schema is importable from here)
 
 COLOURS = ("green", "yellow", "red")
 ID_TYPES = ("id_card", "passport", "permit")
@@ -309,26 +310,6 @@ class LimitedPass(Base):
     created_at: Mapped[dt.datetime] = _now_col()
 
 
-class Outbox(Base):
-    """An effect to run once, written in the same transaction as the change that causes it."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "available_at"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[dict] = mapped_column(JSON, default=dict)
-    key: Mapped[str | None] = mapped_column(String(128), unique=True)  # idempotency key
-    queue: Mapped[str] = mapped_column(String(16), default="default")
-    # pending -> queued -> running -> done, or back to pending (retry) / failed (given up)
-    status: Mapped[str] = mapped_column(String(12), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)  # also the fencing token of a run
-    available_at: Mapped[dt.datetime] = _now_col()
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = _now_col()
-    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
 class Notice(Base):
     """A push to one chat account; ends delivered or undeliverable with a reason."""
 
@@ -444,13 +425,3 @@ class DailyColourCount(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     colour: Mapped[str] = mapped_column(String(8), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class EffectLedger(Base):
-    """Idempotency keys of effects already applied (external calls record theirs here)."""
-
-    __tablename__ = "effect_ledger"
-    key: Mapped[str] = mapped_column(String(160), primary_key=True)
-    outbox_id: Mapped[int | None] = mapped_column(Integer)
-    result: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = _now_col()

@@ -14,6 +14,7 @@ import logging
 from sqlalchemy import String, func, or_, select, type_coerce
 
 from bot.infra import outbox
+from bot.infra.after_commit import on_commit
 from bot.infra.db import utcnow
 from bot.infra.masking import mask_name
 from bot.domain.models import ChannelIdentity, FamilyBinding, LimitedPass, Notice, Person
@@ -36,7 +37,7 @@ def nudge(services) -> bool:
 
 def nudge_after_commit(session) -> None:
     """Call where notices are added: the commit (not before) sends a drain on its way."""
-    session.info["nudge_notices"] = True
+    on_commit(session, "notices", lambda services, _: nudge(services))
 
 
 def due_count(session, now: dt.datetime | None = None) -> int:

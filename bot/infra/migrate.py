@@ -13,6 +13,7 @@ def alembic_config(services) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = services.db.engine
+    cfg.attributes["metadata"] = services.metadata
     return cfg
 
 

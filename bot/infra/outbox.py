@@ -14,24 +14,54 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import event, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, Index, Integer, String, Text, event, func, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.infra.db import utcnow
-from bot.domain.models import Outbox
+from bot.infra.after_commit import on_commit
+from bot.infra.db import Base, UTCDateTime, utcnow
+from bot.infra.retry import OUTBOX as RETRY
 
 log = logging.getLogger(__name__)
 
 JOB_FUNC = "workers.outbox.run"
-MAX_ATTEMPTS = 8
+
+
+def _now_col():
+    return mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class Outbox(Base):
+    """An effect to run once, written in the same transaction as the change that causes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "available_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    key: Mapped[str | None] = mapped_column(String(128), unique=True)  # idempotency key
+    queue: Mapped[str] = mapped_column(String(16), default="default")
+    # pending -> queued -> running -> done, or back to pending (retry) / failed (given up)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # also the fencing token of a run
+    available_at: Mapped[dt.datetime] = _now_col()
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _now_col()
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EffectLedger(Base):
+    """Idempotency keys of effects already applied (external calls record theirs here)."""
+
+    __tablename__ = "effect_ledger"
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = _now_col()
 
 
 def job_id(outbox_id: int, attempt: int) -> str:
     return f"outbox-{outbox_id}-{attempt}"
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    return dt.timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
 def add(session: Session, kind: str, payload: dict | None = None, *, key: str | None = None,
@@ -52,7 +82,8 @@ def add(session: Session, kind: str, payload: dict | None = None, *, key: str | 
 
 
 def install(services) -> None:
-    """Hook the fast path into every session of this Database."""
+    """Hook the fast path into every session of this Database: rows flushed as queued are
+    enqueued once the transaction commits (bot.infra.after_commit)."""
     maker = services.db.sessionmaker
     maker.kw.setdefault("info", {})["outbox_lease"] = services.settings.outbox_lease
 
@@ -60,32 +91,7 @@ def install(services) -> None:
     def _collect(session, _ctx):
         new = [(o.id, o.attempts, o.queue) for o in session.new if isinstance(o, Outbox) and o.status == "queued"]
         if new:
-            session.info.setdefault("outbox_new", []).extend(new)
-
-    @event.listens_for(maker, "after_commit")
-    def _enqueue(session):
-        rows = session.info.pop("outbox_new", None)
-        tick = session.info.pop("reevaluate_tick", None)
-        notices = session.info.pop("nudge_notices", None)
-        try:
-            if rows:
-                enqueue(services, rows)
-            if notices:
-                from bot.domain.notices import nudge
-
-                nudge(services)
-            if tick is not None:
-                from bot.infra import ticks
-
-                ticks.schedule(services, tick)
-        except Exception as exc:  # Redis down: the sweep enqueues these (and notices) later
-            log.warning("outbox enqueue deferred to the sweep: %s", exc)
-
-    @event.listens_for(maker, "after_soft_rollback")
-    def _forget(session, _previous):
-        session.info.pop("outbox_new", None)
-        session.info.pop("reevaluate_tick", None)
-        session.info.pop("nudge_notices", None)
+            on_commit(session, "outbox", enqueue, new, combine=list.__add__)
 
 
 def enqueue(services, rows: list[tuple[int, int, str]]) -> None:
@@ -135,7 +141,7 @@ def sweep(services, limit: int = 2000) -> int:
                 # Waiting behind other jobs: not lost. Extend, do not duplicate.
                 s.execute(update(Outbox).where(fence).values(lease_until=now + lease))
                 continue
-            if attempts >= MAX_ATTEMPTS:
+            if RETRY.exhausted(attempts):
                 s.execute(update(Outbox).where(fence).values(
                     status="failed", last_error=f"gave up after {attempts} attempts (last run lost)"))
                 continue
@@ -150,6 +156,4 @@ def sweep(services, limit: int = 2000) -> int:
 
 
 def counts(session: Session) -> dict[str, int]:
-    from sqlalchemy import func
-
     return dict(session.execute(select(Outbox.status, func.count()).group_by(Outbox.status)).all())

@@ -7,14 +7,27 @@ and the tests render every macro.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import lru_cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.domain.rules.policy import format_value
-from bot.settings import ROOT
+from bot.infra.config import ROOT
+from bot.infra.db import SHANGHAI
 
 TEMPLATES = ROOT / "templates" / "chat"
+FORMATS = json.loads((ROOT / "config" / "formats.json").read_text(encoding="utf-8"))
+
+
+def format_value(value) -> str:
+    """Dates and instants as users read them (config/formats.json), Asia/Shanghai."""
+    if isinstance(value, dt.datetime):
+        local = value.astimezone(SHANGHAI)
+        return FORMATS["datetime"].format(year=local.year, month=local.month, day=local.day, hour=local.hour,
+                                          minute=local.minute)
+    if isinstance(value, dt.date):
+        return FORMATS["date"].format(year=value.year, month=value.month, day=value.day)
+    return "" if value is None else str(value)
 
 
 @lru_cache(maxsize=1)
@@ -50,8 +63,6 @@ def format_date(value) -> str:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        from bot.infra.db import SHANGHAI
-
         value = value.astimezone(SHANGHAI).date()
     return format_value(value)
 

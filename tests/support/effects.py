@@ -2,7 +2,7 @@
 import time
 from pathlib import Path
 
-from bot.domain.models import EffectLedger
+from bot.infra.outbox import EffectLedger
 from workers.effects import PermanentError, effect
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 
 
 def start_worker(env, log):

@@ -15,7 +15,7 @@ from marshmallow import ValidationError, fields
 
 from bot.chat.conversation.text import fold, has_emoji, normalise
 from bot.domain.idcard import IdProblem, check_number
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 
 
 class Invalid(ValidationError):

@@ -17,7 +17,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from bot.domain.rules.expr import MEASURE_KINDS, Compiler, ExprError
 from bot.domain.rules.facts import COLOURS, FACT_PATHS
 from bot.domain.rules.policy import Policy, PolicyError, Rule, instant
-from bot.settings import ROOT
+from bot.infra.config import ROOT
 
 POLICY_DIR = ROOT / "config" / "policies"
 DESIGNATED = "designated"

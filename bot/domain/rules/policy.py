@@ -13,16 +13,16 @@ included; within a colour the first listed rule names the reason.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 from typing import Any
 
-from bot.infra.db import SHANGHAI
 from bot.domain.rules.expr import Ctx, Fn
 from bot.domain.rules.facts import FactsError, parse_facts
-from bot.settings import ROOT, ConfigError
+from bot.infra.config import ConfigError
+from bot.infra.db import SHANGHAI
+from bot.infra.texts import format_value
 
 RANK = {"red": 0, "yellow": 1, "green": 2}
 MAX_LOOKAHEAD = 12   # boundaries tried for reevaluate_at
@@ -195,20 +195,6 @@ def _view(facts: dict) -> tuple[dict, dict, dict | None]:
     if seen.get("unexplained_fever") and not later({"recorded_at": seen.get("unexplained_fever_at")}):
         del seen["unexplained_fever"]
     return facts, seen, designation
-
-
-FORMATS = json.loads((ROOT / "config" / "formats.json").read_text(encoding="utf-8"))
-
-
-def format_value(value) -> str:
-    """Dates and instants as users read them (config/formats.json), Asia/Shanghai."""
-    if isinstance(value, dt.datetime):
-        local = value.astimezone(SHANGHAI)
-        return FORMATS["datetime"].format(year=local.year, month=local.month, day=local.day, hour=local.hour,
-                                          minute=local.minute)
-    if isinstance(value, dt.date):
-        return FORMATS["date"].format(year=value.year, month=value.month, day=value.day)
-    return "" if value is None else str(value)
 
 
 def _texts(rule: Rule, ctx: Ctx) -> tuple[str, str]:

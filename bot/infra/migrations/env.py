@@ -2,10 +2,9 @@
 from alembic import context
 from sqlalchemy.types import TypeDecorator
 
-from bot.domain.models import Base
-
 config = context.config
 engine = config.attributes["engine"]
+metadata = config.attributes.get("metadata")  # the models' (Services.metadata): autogenerate compares with it
 
 
 def render_item(type_, obj, autogen_context):
@@ -18,7 +17,7 @@ def render_item(type_, obj, autogen_context):
 
 
 with engine.begin() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata, render_item=render_item,
+    context.configure(connection=connection, target_metadata=metadata, render_item=render_item,
                       render_as_batch=engine.dialect.name == "sqlite", compare_type=False)
     with context.begin_transaction():
         context.run_migrations()

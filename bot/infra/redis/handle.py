@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import redis
 
 from bot.infra.redis.embedded import EmbeddedRedis
-from bot.settings import Settings
 
 # Short time-outs: a webhook must still answer within 5 s when Redis is gone (quality.md).
 CLIENT_OPTIONS = dict(socket_timeout=2, socket_connect_timeout=2, health_check_interval=30, retry_on_timeout=False)
@@ -15,26 +15,26 @@ CLIENT_OPTIONS = dict(socket_timeout=2, socket_connect_timeout=2, health_check_i
 class RedisHandle:
     """Connects lazily, so commands that never touch Redis (db upgrade, policy eval) never start it."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, url: str | None, var_dir: Path):
+        self.redis_url, self.var_dir = url, var_dir
         self._client: redis.Redis | None = None
         self._lock = threading.Lock()
         self.embedded: EmbeddedRedis | None = None
 
     @property
     def url(self) -> str:
-        if self.settings.redis_url:
-            return self.settings.redis_url
-        return EmbeddedRedis(self.settings.var_dir).url
+        if self.redis_url:
+            return self.redis_url
+        return EmbeddedRedis(self.var_dir).url
 
     def client(self) -> redis.Redis:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    if self.settings.redis_url:
-                        self._client = redis.Redis.from_url(self.settings.redis_url, **CLIENT_OPTIONS)
+                    if self.redis_url:
+                        self._client = redis.Redis.from_url(self.redis_url, **CLIENT_OPTIONS)
                     else:
-                        self.embedded = EmbeddedRedis(self.settings.var_dir)
+                        self.embedded = EmbeddedRedis(self.var_dir)
                         self.embedded.ensure()
                         self._client = redis.Redis(unix_socket_path=str(self.embedded.socket), **CLIENT_OPTIONS)
         return self._client
