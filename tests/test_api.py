@@ -142,10 +142,10 @@ def test_appeal_claim_decide_rules(client, services):
     pid = _person(services)
     number = _appeal(services, pid)
     with services.db.session() as s:  # one open appeal per person
-        with pytest.raises(appeal_rules.AppealError) as refused:
+        with pytest.raises(appeal_rules.Conflict) as refused:
             appeal_rules.file_appeal(s, services.vault, person_id=pid, filed_by_id=pid, reason_code=5,
                                      description="再次申诉内容")
-    assert refused.value.status == 409 and str(refused.value) == number
+    assert refused.value.kind == "conflict" and str(refused.value) == number
     first, second = auth(token(services, "reviewer", name="甲")), auth(token(services, "reviewer", name="乙"))
     queue = client.get("/api/v1/appeals", headers=first).json["appeals"]
     assert [a["number"] for a in queue] == [number] and queue[0]["subject_masked"] == "王*"

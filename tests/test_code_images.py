@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.infra.images import code_image
 from bot.infra import tokens
-from bot.web.code_pages import load_view
+from bot.domain.code_views import load_view
 from bot.infra.db import utcnow
 from bot.domain.models import Code, LimitedPass, Scan
 from bot.domain.staff import create_staff
@@ -79,7 +79,7 @@ def test_altered_expired_and_old_version_tokens(services):
     future = tokens.scan_token(settings.secret_key, pid, 4, tokens.scan_period(now + 3600))
     assert tokens.read_scan_token(settings.secret_key, future, ttl, now).verdict == "invalid"
     # a forged token for someone else cannot be made without the key
-    from bot.web.code_pages import check_scan
+    from bot.domain.code_views import check_scan
 
     with services.db.session() as s:
         assert check_scan(s, settings, token, now)["verdict"] == "valid"

@@ -195,7 +195,7 @@ def test_limited_pass_yellow_only_once_per_episode(env):
         with svc.db.session() as s:
             p = s.scalar(select(LimitedPass))
             assert p.hours == 3 and s.get(Code, p.person_id).colour == "yellow"
-            from bot.web.code_pages import load_view
+            from bot.domain.code_views import load_view
 
             assert load_view(s, p.person_id).pass_until is not None
         assert "有效至" in chat.say("6")   # running: says until when

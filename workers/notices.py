@@ -269,7 +269,7 @@ def _send_wechat(svc, row, in_window: bool) -> Outcome:
 
 
 def _push_image(svc, api, row) -> Outcome:
-    from bot.web.code_pages import load_view
+    from bot.domain.code_views import load_view
 
     with svc.db.session() as s:
         view = load_view(s, row.person_id)

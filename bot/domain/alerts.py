@@ -12,6 +12,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import audit
+from bot.domain.errors import Conflict, NotFound
+from bot.domain.staff import require_scope
 from bot.domain.codes import reevaluate
 from bot.infra.db import SHANGHAI
 from bot.domain.fact_records import void
@@ -21,10 +23,12 @@ from bot.domain.models import Alert, CaseStatus, Code, Person, Staff, TestResult
 STATUSES = ("open", "resolved", "all")
 
 
-class AlertError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+def alert_by_id(session: Session, staff, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound("no such alert")
+    require_scope(staff, alert.district)
+    return alert
 
 
 def raise_for(session: Session, results: list[TestResult]) -> int:
@@ -67,9 +71,9 @@ def item(a: Alert, p: Person, t: TestResult | None, colour: str | None, resolver
 
 def resolve(session: Session, policy, alert: Alert, staff: Staff, *, case_status: str | None = None,
             since: dt.date | None = None, void_reason: str | None = None, now: dt.datetime) -> dict:
-    """Set a case status, or void the result; then re-evaluate. AlertError 409 when resolved."""
+    """Set a case status, or void the result; then re-evaluate. Conflict when resolved already."""
     if alert.status != "open":
-        raise AlertError(409, "the alert is resolved already")
+        raise Conflict("the alert is resolved already")
     test = session.get(TestResult, alert.test_result_id) if alert.test_result_id else None
     if case_status:
         sampled = (test.sampled_at if test else now).astimezone(SHANGHAI).date()
@@ -84,7 +88,7 @@ def resolve(session: Session, policy, alert: Alert, staff: Staff, *, case_status
     done = session.execute(update(Alert).where(Alert.id == alert.id, Alert.status == "open").values(
         status="resolved", resolution=resolution, resolved_by_id=staff.id, resolved_at=now)).rowcount
     if done != 1:
-        raise AlertError(409, "the alert is resolved already")
+        raise Conflict("the alert is resolved already")
     session.flush()
     decision, _ = reevaluate(session, policy, alert.person_id, cause="staff", now=now)
     audit.record(session, "alert.resolved", actor_kind="staff", actor_id=staff.id, subject_person_id=alert.person_id,

@@ -15,6 +15,7 @@ import hashlib
 from sqlalchemy import func, select, update
 
 from bot.domain import audit
+from bot.domain.errors import Conflict, Forbidden, Invalid
 from bot.domain.alerts import resolve_by_void
 from bot.domain.codes import reevaluate
 from bot.domain.fact_records import FactError
@@ -36,12 +37,8 @@ def reason_word(code: int) -> str:
     return say("words.appeal_reason", reason_code=code) if code in REASON_CODES else ""
 
 
-class AppealError(Exception):
-    """A rule of the appeal process refused the action (status: the HTTP code that fits)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+class OpenAppeal(Conflict):
+    """The person has an open appeal already: its number is the message."""
 
 
 def open_appeal(session, person_id: int) -> Appeal | None:
@@ -62,7 +59,7 @@ def file_appeal(session, vault, *, person_id: int, filed_by_id: int, reason_code
     now = now or utcnow()
     existing = open_appeal(session, person_id)
     if existing is not None:
-        raise AppealError(409, existing.number)
+        raise OpenAppeal(existing.number)
     code = session.get(Code, person_id)
     appeal = Appeal(number=next_number(session, now), person_id=person_id, filed_by_id=filed_by_id,
                     reason_code=reason_code, description=description, colour_at_filing=code.colour if code else None,
@@ -82,16 +79,16 @@ def claim(session, appeal: Appeal, staff_id: int, now: dt.datetime | None = None
     """Take ownership; True when this call took it. A compare-and-set, so two reviewers opening
     it at once cannot both own it."""
     if appeal.status == "decided":
-        raise AppealError(409, "the appeal is already decided")
+        raise Conflict("the appeal is already decided")
     if appeal.claimed_by_id == staff_id:
         return False
     if appeal.claimed_by_id is not None:
-        raise AppealError(409, "another reviewer has claimed this appeal")
+        raise Conflict("another reviewer has claimed this appeal")
     taken = session.execute(update(Appeal).where(Appeal.id == appeal.id, Appeal.claimed_by_id.is_(None),
                                                  Appeal.status == "open")
                             .values(claimed_by_id=staff_id, claimed_at=now or utcnow(), status="claimed")).rowcount
     if taken != 1:
-        raise AppealError(409, "another reviewer has claimed this appeal")
+        raise Conflict("another reviewer has claimed this appeal")
     session.refresh(appeal)
     audit.record(session, "appeal.claimed", actor_kind="staff", actor_id=staff_id, subject_person_id=appeal.person_id,
                  number=appeal.number)
@@ -104,23 +101,23 @@ def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply
     `designation`: {colour, until}, only where no fact is at fault."""
     now = now or utcnow()
     if appeal.status == "decided":
-        raise AppealError(409, "the appeal is already decided")
+        raise Conflict("the appeal is already decided")
     if appeal.claimed_by_id is None:
-        raise AppealError(409, "claim the appeal before deciding it")
+        raise Conflict("claim the appeal before deciding it")
     if appeal.claimed_by_id != staff_id:
-        raise AppealError(403, "only the reviewer who claimed the appeal may decide it")
+        raise Forbidden("only the reviewer who claimed the appeal may decide it")
     if outcome == "upheld" and (void or designation):
-        raise AppealError(400, "an upheld appeal changes nothing: no void, no designation")
+        raise Invalid("an upheld appeal changes nothing: no void, no designation")
     if outcome == "corrected" and not (void or designation):
-        raise AppealError(400, "a correction voids the facts at fault (void) or, where none is, designates a colour")
+        raise Invalid("a correction voids the facts at fault (void) or, where none is, designates a colour")
     if void and designation:
-        raise AppealError(400, "void the facts at fault; a designation is only for when no fact is at fault")
+        raise Invalid("void the facts at fault; a designation is only for when no fact is at fault")
     decision, voided = None, []
     if outcome == "corrected":
         try:
             voided = void_facts(session, appeal.person_id, list(void), staff_id=staff_id, reason=reply, now=now)
         except FactError as exc:
-            raise AppealError(400, str(exc)) from None
+            raise Invalid(str(exc)) from None
         resolve_by_void(session, [int(f["id"].split(":")[1]) for f in voided if f["kind"] == "test"], staff_id, now)
         if designation:
             for d in session.scalars(select(Designation).where(Designation.person_id == appeal.person_id,

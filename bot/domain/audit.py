@@ -19,3 +19,9 @@ def record(session: Session, action: str, *, actor_kind: str, actor_id: int | No
 
 
 _INSERT = insert(AuditLog)
+
+
+def by_staff(session: Session, staff, action: str, subject_person_id: int | None = None, **detail) -> None:
+    """A staff member's read or change (their role goes with it)."""
+    record(session, action, actor_kind="staff", actor_id=staff.id, subject_person_id=subject_person_id,
+           role=staff.role, **detail)

@@ -264,6 +264,23 @@ def _after_commit_schedule(session: Session, at: dt.datetime | None) -> None:
         on_commit(session, "reevaluate_tick", ticks.schedule, at, combine=min)
 
 
+def code_dict(code: Code | None) -> dict | None:
+    """A code as staff read it."""
+    if code is None:
+        return None
+    return {"colour": code.colour, "rule": code.rule, "reason": code.reason, "next_step": code.next_step,
+            "version": code.version, "since": code.since.isoformat(),
+            "reevaluate_at": code.reevaluate_at.isoformat() if code.reevaluate_at else None}
+
+
+def history(session: Session, person_id: int, limit: int = 50) -> list[dict]:
+    """The latest changes of a person's code, newest first."""
+    return [{"version": h.version, "old": h.old_colour, "new": h.new_colour, "rule": h.rule, "reason": h.reason,
+             "cause": h.cause, "at": h.created_at.isoformat()}
+            for h in session.scalars(select(CodeHistory).where(CodeHistory.person_id == person_id)
+                                     .order_by(CodeHistory.version.desc()).limit(limit))]
+
+
 def snapshot_colour_counts(session) -> dict[str, int]:
     """Today's people by colour into daily_colour_counts: the stats chart, and what a purge leaves."""
     from bot.domain.models import DailyColourCount

@@ -4,7 +4,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain.models import ID_TYPES, Person
+from bot.domain import audit
+from bot.domain.codes import code_dict, history
+from bot.domain.errors import NotFound
+from bot.domain.models import ID_TYPES, Code, Person
+from bot.domain.staff import require_scope
+from bot.infra.masking import mask_id_number
 from bot.infra.pii import Vault, normalise_id_number
 
 
@@ -28,3 +33,30 @@ def get_or_create_person(session: Session, vault: Vault, id_type: str, id_number
     session.add(person)
     session.flush()
     return person, True
+
+
+def person_by_id(session: Session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("no such person")
+    return person
+
+
+def look_up(session: Session, vault: Vault, staff, id_type: str, number: str, **detail) -> Person:
+    """The audited look-up by ID number (the caller commits the audit row, found or not):
+    NotFound when nobody has it, Forbidden outside a community officer's districts."""
+    person = find_person(session, vault, id_type, number)
+    if person is None:
+        audit.by_staff(session, staff, "person.lookup", None, found=False, id_masked=mask_id_number(number), **detail)
+        raise NotFound("no person with this number")
+    audit.by_staff(session, staff, "person.lookup", person.id, found=True, id_masked=mask_id_number(person.id_number),
+                   **detail)
+    require_scope(staff, person.district)
+    return person
+
+
+def record(session: Session, person: Person) -> dict:
+    """Everything the audited look-up shows: identity in full, the code and its history."""
+    return {"id": person.id, "id_type": person.id_type, "id_number": person.id_number, "name": person.name,
+            "phone": person.phone, "district": person.district, "code": code_dict(session.get(Code, person.id)),
+            "history": history(session, person.id)}

@@ -9,8 +9,9 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.infra.db import utcnow
+from bot.domain.errors import Forbidden
 from bot.domain.models import ROLES, Staff
+from bot.infra.db import utcnow
 
 TOKEN_PREFIX = "hcs_"
 
@@ -61,3 +62,20 @@ def authenticate(session: Session, token: str | None) -> Staff | None:
         return None
     staff.last_used_at = utcnow()
     return staff
+
+
+def in_scope(staff: Staff, district: str | None) -> bool:
+    """Community staff act only within their districts (a scope code covers the codes under it)."""
+    if staff.role != "community":
+        return True
+    return bool(district) and any(district.startswith(code) for code in (staff.scope or []))
+
+
+def require_scope(staff: Staff, district: str | None) -> None:
+    if not in_scope(staff, district):
+        raise Forbidden("outside your districts")
+
+
+def districts(staff: Staff) -> list[str] | None:
+    """The districts a staff member is limited to (None: not limited)."""
+    return list(staff.scope or []) if staff.role == "community" else None

@@ -5,7 +5,7 @@ GET /codes/<view-token>.png  the image (its QR holds a fresh scan token)
 GET /v/<scan-token>          colour, masked name, valid / expired / invalid
 
 Scans with a record (venue, time) go through the staff API (POST /api/v1/scans); both share
-check_scan().
+bot.domain.code_views.check_scan().
 """
 from __future__ import annotations
 
@@ -13,51 +13,17 @@ import datetime as dt
 import time
 
 from flask import Blueprint, Response, current_app, render_template
-from sqlalchemy import select
 
+from bot.domain.code_views import check_scan, load_view
 from bot.infra import db, tokens
-from bot.infra.images.code_image import CodeView, FontMissing
-from bot.infra.db import SHANGHAI, utcnow
-from bot.infra.masking import mask_name
-from bot.domain.models import Code, LimitedPass, Person
+from bot.infra.db import SHANGHAI
+from bot.infra.images.code_image import FontMissing
 
 bp = Blueprint("codes", __name__)
 
 
 def _services():
     return current_app.extensions["services"]
-
-
-def load_view(session, person_id: int, now: dt.datetime | None = None) -> CodeView | None:
-    """The person's current code as the image shows it; None without a code."""
-    now = now or utcnow()
-    row = session.execute(select(Code.version, Code.colour, Person.name).join(Person, Person.id == Code.person_id)
-                          .where(Code.person_id == person_id)).first()
-    if row is None:
-        return None
-    until = session.scalar(select(LimitedPass.ends_at).where(
-        LimitedPass.person_id == person_id, LimitedPass.starts_at <= now, LimitedPass.ends_at > now)
-        .order_by(LimitedPass.ends_at.desc()).limit(1))
-    return CodeView(person_id, row.version, row.colour, mask_name(row.name), until)
-
-
-INVALID = {"verdict": "invalid", "colour": None, "masked_name": None, "person_id": None, "version": None}
-
-
-def check_scan(session, settings, token: str, now: float | None = None) -> dict:
-    """The verdict on a scan token: valid only if signed, young enough, and of the current code
-    version (a screenshot of an older code scans as expired)."""
-    now = time.time() if now is None else now
-    claim = tokens.read_scan_token(settings.secret_key, tokens.token_from_scan(token), settings.code_token_ttl, now)
-    if claim.verdict == "invalid":
-        return dict(INVALID)
-    row = session.execute(select(Code.version, Code.colour, Person.name).join(Person, Person.id == Code.person_id)
-                          .where(Code.person_id == claim.person_id)).first()
-    if row is None:  # signed by us, but the person or code is gone (purged)
-        return dict(INVALID)
-    verdict = claim.verdict if row.version == claim.version else "expired"
-    return {"verdict": verdict, "colour": row.colour if verdict == "valid" else None,
-            "masked_name": mask_name(row.name), "person_id": claim.person_id, "version": claim.version}
 
 
 def _person_or_404(view_token: str):

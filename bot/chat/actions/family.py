@@ -163,7 +163,7 @@ def appeal_file(services, session, msg, p):
     try:
         appeal = appeal_rules.file_appeal(session, services.vault, person_id=p["person_id"], filed_by_id=me.id,
                                           reason_code=p["reason_code"], description=p["description"])
-    except appeal_rules.AppealError as exc:
+    except appeal_rules.OpenAppeal as exc:
         existing = appeal_rules.open_appeal(session, p["person_id"])
         return {"open_number": str(exc), "deadline": existing.deadline.isoformat() if existing else ""}
     media = list(p.get("media") or [])[:appeal_rules.MAX_EVIDENCE]

@@ -5,14 +5,14 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # never meant, and PostgreSQL refuses NUL
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # never meant, and PostgreSQL refuses NUL
 _EMOJI_RANGES = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF))
 
 
 def normalise(raw: str) -> str:
     """NFKC folds full-width digits, letters and punctuation (１２３ -> 123, ？ -> ?); control
     characters go."""
-    return _SPACES.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFKC", raw or ""))).strip()
+    return _SPACES.sub(" ", CONTROL.sub("", unicodedata.normalize("NFKC", raw or ""))).strip()
 
 
 def fold(raw: str) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from bot.domain import alerts as alert_rules
+from bot.domain.models import CASE_STATUSES
+from bot.domain.staff import districts
 from bot.infra import db
-from bot.web.api import ApiError, ApiSchema, require_scope, services, staff, staff_route
 from bot.infra.db import utcnow
-from bot.domain.models import CASE_STATUSES, Alert
+from bot.web.api.base import ApiSchema, services, staff, staff_route
 
 ROLES = ("reviewer", "community")
 
@@ -56,29 +57,18 @@ class AlertsOut(ApiSchema):
     alerts = fields.List(fields.Nested(AlertItem))
 
 
-def scope() -> list[str] | None:
-    return list(staff().scope or []) if staff().role == "community" else None
-
-
 @staff_route("/alerts", roles=ROLES, query=AlertQuery, response=AlertsOut)
 def list_alerts(args):
     """Positive tests awaiting a case status (community staff: their districts), oldest first."""
-    return {"alerts": alert_rules.listing(db.session(), args["status"], scope(), args["limit"])}
+    return {"alerts": alert_rules.listing(db.session(), args["status"], districts(staff()), args["limit"])}
 
 
 @staff_route("/alerts/<int:alert_id>/resolve", roles=ROLES, methods=("POST",), body=ResolveIn)
 def resolve(alert_id, data):
     """Resolve an alert: set a case status, or void the result with a reason; the person is re-evaluated."""
     session = db.session()
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise ApiError(404, "no such alert")
-    require_scope(alert.district)
-    try:
-        out = alert_rules.resolve(session, services().policy, alert, staff(), case_status=data.get("case_status"),
-                                  since=data.get("since"), void_reason=data.get("reason"),
-                                  now=utcnow())
-    except alert_rules.AlertError as exc:
-        raise ApiError(exc.status, str(exc)) from None
+    alert = alert_rules.alert_by_id(session, staff(), alert_id)
+    out = alert_rules.resolve(session, services().policy, alert, staff(), case_status=data.get("case_status"),
+                              since=data.get("since"), void_reason=data.get("reason"), now=utcnow())
     session.commit()
     return out

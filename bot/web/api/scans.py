@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from bot.domain.code_views import record_scan
 from bot.infra import db
-from bot.web.api import ApiSchema, services, staff, staff_route
-from bot.web.code_pages import check_scan
-from bot.domain.models import Scan
+from bot.web.api.base import ApiSchema, services, staff, staff_route
 
 
 class ScanIn(ApiSchema):
@@ -28,11 +27,6 @@ class ScanOut(ApiSchema):
 def scans(data):
     """Check a code at a venue and record the scan."""
     session = db.session()
-    result = check_scan(session, services().settings, data["token"])
-    scan = Scan(venue=data["venue"].strip(), staff_id=staff().id, person_id=result["person_id"],
-                code_version=result["version"], colour=result["colour"], verdict=result["verdict"],
-                masked_name=result["masked_name"])
-    session.add(scan)
+    out = record_scan(session, services().settings, staff(), data["token"], data["venue"])
     session.commit()
-    return {"verdict": result["verdict"], "colour": result["colour"], "masked_name": result["masked_name"],
-            "scanned_at": scan.at.isoformat(), "scan_id": scan.id}
+    return out

@@ -1,0 +1,57 @@
+"""What a code shows: the image's view of a person's current code, and the verdict on a scanned
+token (the code page, the push workers and the scan API read these)."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from sqlalchemy import select
+
+from bot.domain.models import Code, LimitedPass, Person, Scan
+from bot.infra import tokens
+from bot.infra.db import utcnow
+from bot.infra.images.code_image import CodeView
+from bot.infra.masking import mask_name
+
+
+def load_view(session, person_id: int, now: dt.datetime | None = None) -> CodeView | None:
+    """The person's current code as the image shows it; None without a code."""
+    now = now or utcnow()
+    row = session.execute(select(Code.version, Code.colour, Person.name).join(Person, Person.id == Code.person_id)
+                          .where(Code.person_id == person_id)).first()
+    if row is None:
+        return None
+    until = session.scalar(select(LimitedPass.ends_at).where(
+        LimitedPass.person_id == person_id, LimitedPass.starts_at <= now, LimitedPass.ends_at > now)
+        .order_by(LimitedPass.ends_at.desc()).limit(1))
+    return CodeView(person_id, row.version, row.colour, mask_name(row.name), until)
+
+
+INVALID = {"verdict": "invalid", "colour": None, "masked_name": None, "person_id": None, "version": None}
+
+
+def check_scan(session, settings, token: str, now: float | None = None) -> dict:
+    """The verdict on a scan token: valid only if signed, young enough, and of the current code
+    version (a screenshot of an older code scans as expired)."""
+    now = time.time() if now is None else now
+    claim = tokens.read_scan_token(settings.secret_key, tokens.token_from_scan(token), settings.code_token_ttl, now)
+    if claim.verdict == "invalid":
+        return dict(INVALID)
+    row = session.execute(select(Code.version, Code.colour, Person.name).join(Person, Person.id == Code.person_id)
+                          .where(Code.person_id == claim.person_id)).first()
+    if row is None:  # signed by us, but the person or code is gone (purged)
+        return dict(INVALID)
+    verdict = claim.verdict if row.version == claim.version else "expired"
+    return {"verdict": verdict, "colour": row.colour if verdict == "valid" else None,
+            "masked_name": mask_name(row.name), "person_id": claim.person_id, "version": claim.version}
+
+
+def record_scan(session, settings, staff, token: str, venue: str) -> dict:
+    """A venue's check of a code, recorded as the seeds require (time, venue, masked name, colour)."""
+    result = check_scan(session, settings, token)
+    scan = Scan(venue=venue.strip(), staff_id=staff.id, person_id=result["person_id"], code_version=result["version"],
+                colour=result["colour"], verdict=result["verdict"], masked_name=result["masked_name"])
+    session.add(scan)
+    session.flush()
+    return {"verdict": result["verdict"], "colour": result["colour"], "masked_name": result["masked_name"],
+            "scanned_at": scan.at.isoformat(), "scan_id": scan.id}

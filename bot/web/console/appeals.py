@@ -1,0 +1,110 @@
+"""Console pages for reviewers: the appeal queue, the appeal (opening an undecided one claims it,
+首问负责制), its evidence, the decision form."""
+from __future__ import annotations
+
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+
+from bot.chat.conversation.text import CONTROL
+from bot.domain import appeal_reviews as reviews
+from bot.domain import appeals as appeal_rules
+from bot.domain.errors import DomainError, NotFound
+from bot.infra import db
+from bot.infra.db import utcnow
+from bot.infra.texts import say
+from bot.web.console.base import bp, local_instant, page, services
+
+
+def _appeal(s, number: str):
+    try:
+        return reviews.appeal_by_number(s, number)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/appeals")
+@page("appeals")
+def appeals():
+    status = request.args.get("status", "open")
+    if status not in ("open", "overdue", "decided", "all"):
+        status = "open"
+    return render_template("console/appeals.html", appeals=reviews.queue(db.session(), status), status=status,
+                           now=utcnow().isoformat())
+
+
+@bp.get("/appeals/<number>")
+@page("appeals")
+def appeal(number):
+    """Opening an undecided appeal claims it for the first reviewer (首问负责制)."""
+    s = db.session()
+    a = _appeal(s, number)
+    note = None
+    if a.status == "open":
+        try:
+            appeal_rules.claim(s, a, g.staff.id)
+        except DomainError as exc:
+            note = str(exc)
+    info = reviews.detail(s, g.staff, a)
+    s.commit()
+    return render_template("console/appeal.html", a=info, mine=a.claimed_by_id == g.staff.id, note=note)
+
+
+@bp.get("/appeals/<number>/evidence/<int:evidence_id>")
+@page("appeals")
+def evidence(number, evidence_id):
+    s = db.session()
+    try:
+        data, ctype = reviews.read_evidence(s, services().vault, g.staff, _appeal(s, number), evidence_id,
+                                            via="console")
+    except NotFound:
+        abort(404)
+    s.commit()
+    return Response(data, mimetype=ctype, headers={"Cache-Control": "private, no-store"})
+
+
+def _problems(form) -> tuple[list[str], dict]:
+    """What is wrong with the decision form, and the decision it asks for."""
+    outcome, reply = form.get("outcome"), (form.get("reply") or "").strip()
+    void = [f for f in form.getlist("void") if f]
+    colour = form.get("colour") or None
+    problems, until = [], None
+    if outcome not in ("corrected", "upheld"):
+        problems.append(say("console.choose_outcome"))
+    if outcome == "corrected":
+        if not void and colour not in ("green", "yellow", "red"):
+            problems.append(say("console.correction_needed"))
+        if void and colour:
+            problems.append(say("console.void_or_designate"))
+        try:
+            until = local_instant(form.get("until"))
+        except ValueError:
+            problems.append(say("console.until_invalid"))
+        if until is not None and until <= utcnow():
+            problems.append(say("console.until_invalid"))
+    if not 2 <= len(reply) <= 500:
+        problems.append(say("console.reply_length"))
+    if CONTROL.search(reply):
+        problems.append(say("console.reply_control"))
+    designation = {"colour": colour, "until": until} if outcome == "corrected" and colour and not void else None
+    return problems, {"outcome": outcome, "reply": reply, "void": void if outcome == "corrected" else [],
+                      "designation": designation}
+
+
+@bp.post("/appeals/<number>/decision")
+@page("appeals")
+def decide(number):
+    s = db.session()
+    a = _appeal(s, number)
+    problems, d = _problems(request.form)
+    if not problems:
+        try:
+            appeal_rules.decide(s, services(), a, g.staff.id, d["outcome"], d["reply"], void=d["void"],
+                                designation=d["designation"])
+            s.commit()
+            flash(say("console.decided", number=number))
+            return redirect(url_for("console.appeals"))
+        except DomainError as exc:
+            s.rollback()
+            problems.append(str(exc))
+    for p in problems:
+        flash(p, "error")
+    return redirect(url_for("console.appeal", number=number))

@@ -1,0 +1,107 @@
+"""Console pages for community staff and reviewers: arrival reports (一键直报; an unmatched origin
+is classified when verifying), positive tests awaiting a case status, the audited look-up."""
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from bot.chat.conversation.text import CONTROL
+from bot.domain import alerts as alert_rules
+from bot.domain import arrivals as arrival_rules
+from bot.domain import people as people_rules
+from bot.domain.errors import DomainError, Invalid, NotFound
+from bot.domain.models import CASE_STATUSES, ORIGIN_CLASSES
+from bot.domain.staff import districts
+from bot.infra import db
+from bot.infra.db import utcnow
+from bot.infra.texts import say
+from bot.web.console.base import bp, page, services
+
+
+@bp.get("/arrivals")
+@page("arrivals")
+def arrivals():
+    status = request.args.get("status", "pending")
+    if status not in ("pending", "claimed", "verified", "all"):
+        status = "pending"
+    return render_template("console/arrivals.html", reports=arrival_rules.queue(db.session(), g.staff, status),
+                           status=status)
+
+
+@bp.route("/arrivals/<int:report_id>", methods=("GET", "POST"))
+@page("arrivals")
+def arrival(report_id):
+    s = db.session()
+    try:
+        r = arrival_rules.report_by_id(s, g.staff, report_id)
+    except DomainError:
+        abort(404)
+    if request.method == "POST":
+        try:
+            cls = request.form.get("origin_class") or None
+            arrival_rules.verify_report(s, services().policy, g.staff, r,
+                                        CONTROL.sub("", (request.form.get("note") or "").strip())[:500],
+                                        cls if cls in ORIGIN_CLASSES else None)
+            s.commit()
+            flash(say("console.verified"))
+            return redirect(url_for("console.arrivals"))
+        except DomainError as exc:
+            s.rollback()
+            flash(say("console.classify_origin") if isinstance(exc, Invalid) else say("console.report_taken"), "error")
+    info = arrival_rules.open_report(s, g.staff, r)
+    s.commit()
+    return render_template("console/arrival.html", r=info)
+
+
+@bp.route("/alerts", methods=("GET", "POST"))
+@page("alerts")
+def alerts():
+    """Positive tests: set a case status, or void the result with a reason (bot.domain.alerts)."""
+    s = db.session()
+    if request.method == "POST":
+        try:
+            alert = alert_rules.alert_by_id(s, g.staff, request.form.get("alert_id", type=int) or 0)
+        except DomainError:
+            abort(404)
+        case_status = request.form.get("case_status") or None
+        reason = CONTROL.sub("", (request.form.get("reason") or "").strip())[:500]
+        if case_status not in CASE_STATUSES and not (request.form.get("void") and len(reason) >= 2):
+            flash(say("console.alert_choice"), "error")
+        else:
+            try:
+                alert_rules.resolve(s, services().policy, alert, g.staff,
+                                    case_status=case_status if case_status in CASE_STATUSES else None,
+                                    void_reason=reason, now=utcnow())
+                s.commit()
+                flash(say("console.alert_resolved"))
+            except DomainError:
+                s.rollback()
+                flash(say("console.alert_taken"), "error")
+        return redirect(url_for("console.alerts"))
+    status = request.args.get("status", "open")
+    if status not in alert_rules.STATUSES:
+        status = "open"
+    return render_template("console/alerts.html", alerts=alert_rules.listing(s, status, districts(g.staff)),
+                           status=status)
+
+
+@bp.route("/people", methods=("GET", "POST"))
+@page("people")
+def people():
+    found, error = None, None
+    if request.method == "POST":
+        number = (request.form.get("id_number") or "").strip()
+        id_type = request.form.get("id_type") or "id_card"
+        s = db.session()
+        if not 5 <= len(number) <= 32 or id_type not in ("id_card", "passport", "permit") or CONTROL.search(number):
+            error = say("console.id_needed")
+        else:
+            try:
+                person = people_rules.look_up(s, services().vault, g.staff, id_type, number, via="console")
+                record = people_rules.record(s, person)
+                found = {"person": person, "code": record["code"], "history": record["history"]}
+            except NotFound:
+                error = say("console.not_found")
+            except DomainError:
+                error = say("console.out_of_district")
+            s.commit()
+    return render_template("console/people.html", found=found, error=error)
