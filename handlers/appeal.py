@@ -2,14 +2,31 @@
 evidence images, confirm -> an appeal number and the 24-hour promise. 5 申诉进度 lists them."""
 from __future__ import annotations
 
-from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
-from bot.chat.conversation.answers import Choice, Invalid, Text, Word
+from dataclasses import dataclass
+
+from bot.chat.conversation.answers import Choice, Text, Word
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow, Invalid
 
 MAX_IMAGES = 5
 
 
+@dataclass(frozen=True)
+class Subject:
+    """Whose code the appeal is about (the user or a bound family member)."""
+    person_id: int
+
+
+@dataclass(frozen=True)
+class Filing:
+    person_id: int
+    reason_code: int
+    description: str
+    media: tuple[str, ...] = ()     # the platform's media ids of the evidence images
+    key: str | None = None          # the chat message (a retry files once)
+
+
 def start(ctx: Ctx):
-    return Act("appeal.subjects", {}, then=got_subjects)
+    return Act("appeal.subjects", None, then=got_subjects)
 
 
 def got_subjects(ctx: Ctx, result: dict):
@@ -24,7 +41,7 @@ def got_subjects(ctx: Ctx, result: dict):
 def chosen(ctx: Ctx, n: int):
     subject = ctx.data["subjects"][n - 1]
     ctx.data["subject"] = subject
-    return Act("appeal.check", {"person_id": subject["person_id"]}, then=checked)
+    return Act("appeal.check", Subject(subject["person_id"]), then=checked)
 
 
 def checked(ctx: Ctx, result: dict):
@@ -70,9 +87,8 @@ def got_confirm(ctx: Ctx, n: int):
         for key in ("reason_code", "description", "media"):
             ctx.data.pop(key, None)
         return "reason"
-    payload = {"person_id": ctx.data["subject"]["person_id"], "reason_code": ctx.data["reason_code"],
-               "description": ctx.data["description"], "media": ctx.data.get("media", []),
-               "key": ctx.message.dedupe_key if ctx.message else None}
+    payload = Filing(ctx.data["subject"]["person_id"], ctx.data["reason_code"], ctx.data["description"],
+                     tuple(ctx.data.get("media", [])), key=ctx.message.dedupe_key if ctx.message else None)
     return Act("appeal.file", payload, then=filed)
 
 

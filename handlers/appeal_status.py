@@ -5,7 +5,7 @@ from bot.chat.conversation.flow import Act, Ctx, End, Flow
 
 
 def start(ctx: Ctx):
-    return Act("appeal.list", {}, then=show)
+    return Act("appeal.list", None, then=show)
 
 
 def show(ctx: Ctx, result: dict):

@@ -2,14 +2,27 @@
 this city, phone confirm -> stored, the rules run on the arrival, the community verifies it."""
 from __future__ import annotations
 
-from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
-from bot.chat.conversation.answers import Choice, Day, Invalid, Text
+import datetime as dt
+from dataclasses import dataclass
+
+from bot.chat.conversation.answers import Choice, Day, Text
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow, Invalid
+
+@dataclass(frozen=True)
+class Arrival:
+    """What `arrival.report` stores: the report as typed."""
+    origin: str
+    left_on: dt.date
+    arrival_on: dt.date
+    destination: str
+    key: str | None = None
+
 
 WINDOW = 60  # arrival days up to 60 days back: late reporters are reached (guangxi-hechi H2, H4)
 
 
 def start(ctx: Ctx):
-    return Act("profile", {}, then=begin)
+    return Act("profile", None, then=begin)
 
 
 def begin(ctx: Ctx, profile: dict):
@@ -44,8 +57,9 @@ def got_destination(ctx: Ctx, text: str):
 def got_confirm(ctx: Ctx, n: int):
     if n == 2:
         return End.say("arrival.cancelled")
-    payload = {k: ctx.data[k] for k in ("origin", "left_on", "arrival_on", "destination")}
-    payload["key"] = ctx.message.dedupe_key if ctx.message else None
+    d = ctx.data
+    payload = Arrival(d["origin"], dt.date.fromisoformat(d["left_on"]), dt.date.fromisoformat(d["arrival_on"]),
+                      d["destination"], key=ctx.message.dedupe_key if ctx.message else None)
     return Act("arrival.report", payload, then=lambda c, r: End.say("arrival.done", **r))
 
 

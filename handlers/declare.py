@@ -2,22 +2,55 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
-from bot.domain.idcard import looks_like_id_card
-from bot.infra.masking import mask_id_number, mask_name, mask_phone
-from bot.domain.models import ID_TYPES
-from bot.chat.conversation.answers import Answer, Choice, Day, EndDay, IdNumber, Invalid, Name, Phone, Place, SmsCode
+from bot.chat.conversation.answers import (Choice, Day, EndDay, IdNumber, IdTypeOrNumber, Name, Phone, Place,
+                                           SmsCode)
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow, Invalid
+from bot.domain.vocab import CaseStatus, IdType, MeasureKind
 
-CASE_KINDS = ("confirmed", "suspected", "asymptomatic", "close_contact")
-MEASURES = ("centralized_isolation", "home_isolation", "home_health_observation", "daily_health_monitoring", None)
+CASE_KINDS = tuple(CaseStatus)
+MEASURES = (*MeasureKind, None)
 OVERSEAS_WINDOW = 14   # 近14天是否有境外旅居史
 TRAVEL_WINDOW = 21     # 近21天是否到过中高风险地区
 MEASURE_WINDOW = 60    # how long ago a measure still going on may have begun
 
 
+@dataclass(frozen=True)
+class Declaration:
+    """What the flow hands the `declare` action: the answers, and registration the first time."""
+    overseas: bool
+    travel: int                          # question 7's answer, 1..4
+    symptoms: bool
+    name: str | None = None
+    id_type: str | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    phone_verified: bool = False
+    overseas_arrival: dt.date | None = None
+    origin: str | None = None
+    arrival: dt.date | None = None
+    case: str | None = None
+    measure: str | None = None
+    measure_start: dt.date | None = None
+    measure_end: dt.date | None = None   # None: the policy's usual length
+    for_person_id: int | None = None     # 家人代办: about a bound family member
+    key: str | None = None               # the chat message: a retry of it is stored once
+
+
+@dataclass(frozen=True)
+class SmsRequest:
+    phone: str
+
+
+@dataclass(frozen=True)
+class SmsCheck:
+    phone: str
+    code: str
+
+
 def start(ctx: Ctx):
-    return Act("profile", {}, then=begin)
+    return Act("profile", None, then=begin)
 
 
 def begin(ctx: Ctx, profile: dict):
@@ -37,27 +70,12 @@ def got_name(ctx: Ctx, name: str):
     return "id_type"
 
 
-class IdTypeOrNumber(Answer):
-    """1/2/3 for the document type, or an ID card number typed straight away (type 1 assumed)."""
-
-    max_length = 40
-
-    def __init__(self, today: dt.date, **kwargs):
-        super().__init__(**kwargs)
-        self.today = today
-
-    def parse(self, text):
-        if looks_like_id_card(text):
-            return ("number", IdNumber("id_card", self.today).parse(text))
-        return ("type", ID_TYPES[Choice(3, "id_type").parse(text) - 1])
-
-
 def got_id_type(ctx: Ctx, value):
     kind, what = value
     if kind == "type":
         ctx.data["id_type"] = what
         return "id_number"
-    ctx.data["id_type"] = "id_card"
+    ctx.data["id_type"] = IdType.ID_CARD
     return got_id_number(ctx, what)
 
 
@@ -71,7 +89,7 @@ def got_id_number(ctx: Ctx, value):
 def got_phone(ctx: Ctx, phone: str):
     ctx.data["phone"] = phone
     if ctx.options.get("sms_verification"):
-        return Act("sms.send", {"phone": phone}, then=sms_sent)
+        return Act("sms.send", SmsRequest(phone), then=sms_sent)
     return "overseas"
 
 
@@ -82,7 +100,7 @@ def sms_sent(ctx: Ctx, result: dict):
 
 
 def got_sms(ctx: Ctx, code: str):
-    return Act("sms.verify", {"phone": ctx.data["phone"], "code": code}, then=sms_checked)
+    return Act("sms.verify", SmsCheck(ctx.data["phone"], code), then=sms_checked)
 
 
 def sms_checked(ctx: Ctx, result: dict):
@@ -163,12 +181,6 @@ def got_measure_end(ctx: Ctx, day: dt.date | None):
     return "confirm"
 
 
-def summary(ctx: Ctx) -> dict:
-    d = ctx.data
-    return {"name_masked": mask_name(d.get("name")) or d.get("who", ""),
-            "id_masked": mask_id_number(d.get("id_number")), "phone_masked": mask_phone(d.get("phone"))}
-
-
 def got_confirm(ctx: Ctx, answer: int):
     if answer == 2:
         for key in ("overseas", "overseas_arrival", "travel", "origin", "arrival", "symptoms", "case", "measure",
@@ -176,14 +188,19 @@ def got_confirm(ctx: Ctx, answer: int):
             ctx.data.pop(key, None)
         ctx.say("declare.refill")
         return first_question(ctx)
-    fields = ("name", "id_type", "id_number", "phone", "phone_verified", "overseas", "overseas_arrival", "travel",
-              "origin", "arrival", "symptoms", "case", "measure", "measure_start", "measure_end")
-    payload = {k: ctx.data.get(k) for k in fields}
-    if ctx.data.get("for_person_id"):  # 家人代办: the same questions about a bound family member
-        payload["for_person_id"] = ctx.data["for_person_id"]
-    # retries of this very message carry the same key: the declaration is stored once
-    payload["key"] = ctx.message.dedupe_key if ctx.message else None
+    d = ctx.data
+    payload = Declaration(
+        overseas=bool(d["overseas"]), travel=d["travel"], symptoms=bool(d["symptoms"]), name=d.get("name"),
+        id_type=d.get("id_type"), id_number=d.get("id_number"), phone=d.get("phone"),
+        phone_verified=bool(d.get("phone_verified")), overseas_arrival=_day(d.get("overseas_arrival")),
+        origin=d.get("origin"), arrival=_day(d.get("arrival")), case=d.get("case"), measure=d.get("measure"),
+        measure_start=_day(d.get("measure_start")), measure_end=_day(d.get("measure_end")),
+        for_person_id=d.get("for_person_id"), key=ctx.message.dedupe_key if ctx.message else None)
     return Act("declare", payload, then=declared)
+
+
+def _day(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
 
 
 def declared(ctx: Ctx, result: dict):
@@ -214,6 +231,6 @@ FLOW = Flow(
         "measure": Ask("declare.ask_measure", Choice(5, "measure"), got_measure),
         "measure_start": Ask("declare.ask_measure_start", lambda ctx: Day(ctx.today, MEASURE_WINDOW), got_measure_start),
         "measure_end": Ask("declare.ask_measure_end", lambda ctx: EndDay(ctx.today), got_measure_end),
-        "confirm": Ask("declare.summary", Choice(2, "confirm"), got_confirm, values=summary),
+        "confirm": Ask("declare.summary", Choice(2, "confirm"), got_confirm),
     },
 )

@@ -5,19 +5,36 @@ confirmed; at most 10 members per account and 3 accounts per member; never yours
 checks the limits and who is who). Every proxy action is audited by the actions."""
 from __future__ import annotations
 
-from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
-from bot.infra.masking import mask_id_number, mask_name
-from handlers import declare
-from bot.chat.conversation.answers import Choice, IdNumber, Invalid, Name
+from dataclasses import dataclass
 
-RELATIONS = ("child", "parent", "spouse", "grandparent", "other")
+from bot.chat.conversation.answers import Choice, IdNumber, Name
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow, Invalid
+from bot.domain.vocab import IdType, Relation
+from handlers import declare
+
+RELATIONS = tuple(Relation)
 ADULT_AGE = 14
+
+
+@dataclass(frozen=True)
+class NewMember:
+    """What `family.add` binds: the member as typed, their age from the ID, consent when 14 or over."""
+    relation: str
+    name: str
+    id_number: str
+    age: int | None
+    consent: bool = False
+
+
+@dataclass(frozen=True)
+class Member:
+    person_id: int
 HEALTH = ("overseas", "overseas_arrival", "travel", "origin", "arrival", "symptoms", "case", "case_kind", "measure",
           "measure_start", "measure_end", "confirm")
 
 
 def start(ctx: Ctx):
-    return Act("family.list", {}, then=listed)
+    return Act("family.list", None, then=listed)
 
 
 def listed(ctx: Ctx, result: dict):
@@ -37,7 +54,7 @@ def got_menu(ctx: Ctx, n: int):
     if not members:
         return End.say("family.no_members")
     if n == 2:
-        return Act("family.view", {}, then=lambda c, r: End.say("family.view", members=r["members"]))
+        return Act("family.view", None, then=lambda c, r: End.say("family.view", members=r["members"]))
     ctx.data["purpose"] = "declare" if n == 3 else "unbind"
     if len(members) == 1:
         return picked(ctx, 1)
@@ -89,9 +106,8 @@ def got_consent(ctx: Ctx, n: int):
 
 
 def add(ctx: Ctx, consent: bool = False):
-    payload = {k: ctx.data.get(k) for k in ("relation", "name", "id_number", "age")}
-    payload["consent"] = consent
-    return Act("family.add", payload, then=added)
+    d = ctx.data
+    return Act("family.add", NewMember(d["relation"], d["name"], d["id_number"], d.get("age"), consent), then=added)
 
 
 def added(ctx: Ctx, result: dict):
@@ -103,12 +119,8 @@ def added(ctx: Ctx, result: dict):
 def got_unbind(ctx: Ctx, n: int):
     if n == 2:
         return End.say("family.cancelled")
-    return Act("family.unbind", {"person_id": ctx.data["member"]["person_id"]},
+    return Act("family.unbind", Member(ctx.data["member"]["person_id"]),
                then=lambda c, r: End.say("family.unbound", name_masked=c.data["member"]["name_masked"]))
-
-
-def consent_values(ctx: Ctx) -> dict:
-    return {"name_masked": mask_name(ctx.data.get("name")), "id_masked": mask_id_number(ctx.data.get("id_number"))}
 
 
 FLOW = Flow(
@@ -120,8 +132,8 @@ FLOW = Flow(
         "pick": Ask("family.ask_pick", lambda ctx: Choice(len(ctx.data["members"])), picked),
         "relation": Ask("family.ask_relation", Choice(5, "relation"), got_relation),
         "name": Ask("family.ask_name", Name(), got_name),
-        "id_number": Ask("family.ask_id_number", lambda ctx: IdNumber("id_card", ctx.today), got_id_number),
-        "consent": Ask("family.ask_consent", Choice(2, "consent"), got_consent, values=consent_values),
+        "id_number": Ask("family.ask_id_number", lambda ctx: IdNumber(IdType.ID_CARD, ctx.today), got_id_number),
+        "consent": Ask("family.ask_consent", Choice(2, "consent"), got_consent),
         "unbind_confirm": Ask("family.ask_unbind", Choice(2, "confirm"), got_unbind),
         **{name: declare.FLOW.states[name] for name in HEALTH},
     },

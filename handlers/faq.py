@@ -1,26 +1,17 @@
-"""0 常见问题: numbered questions from config/faq.json; a number or matching words show an answer."""
+"""0 常见问题: the numbered questions of the knowledge base (ctx.options["faq"]); a number, or words
+matching a question's keywords, show its answer in the active region policy's version."""
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-
-from bot.chat.conversation.flow import Ask, Ctx, End, Flow
+from bot.chat.conversation.answers import Answer
+from bot.chat.conversation.flow import Ask, Ctx, End, Flow, Invalid
 from bot.chat.conversation.text import fold
-from bot.infra.config import ROOT
-from bot.chat.conversation.answers import Answer, Invalid
 
 
-@lru_cache(maxsize=1)
-def entries() -> list[dict]:
-    data = json.loads((ROOT / "config" / "faq.json").read_text(encoding="utf-8"))
-    return [dict(e, number=i, keywords=[fold(k) for k in e["keywords"]]) for i, e in enumerate(data["entries"], 1)]
-
-
-def find(text: str) -> dict | None:
+def find(entries, text: str) -> dict | None:
     """The entry whose keywords the text holds most of (ties: the first listed)."""
     t = fold(text)
     best, hits = None, 0
-    for entry in entries():
+    for entry in entries:
         n = sum(1 for k in entry["keywords"] if k in t)
         if n > hits:
             best, hits = entry, n
@@ -28,13 +19,17 @@ def find(text: str) -> dict | None:
 
 
 class Question(Answer):
+    def __init__(self, entries, **kwargs):
+        super().__init__(**kwargs)
+        self.entries = entries
+
     def parse(self, text):
         t = fold(text).rstrip(".、")
         if t.isdigit():
-            if 1 <= int(t) <= len(entries()):
-                return entries()[int(t) - 1]
-            raise Invalid("choice", n=len(entries()))
-        found = find(t)
+            if 1 <= int(t) <= len(self.entries):
+                return self.entries[int(t) - 1]
+            raise Invalid("choice", n=len(self.entries))
+        found = find(self.entries, t)
         if found is None:
             raise Invalid("faq_unknown")
         return found
@@ -50,9 +45,10 @@ def answer(ctx: Ctx, entry: dict):
 
 
 def match(ctx: Ctx, text: str):
-    found = find(text) if len(text) >= 2 and not text.isdigit() else None
+    found = find(ctx.options.get("faq", ()), text) if len(text) >= 2 and not text.isdigit() else None
     return answer(ctx, found) if found else None
 
 
 FLOW = Flow(name="faq", menu=0, entry=start, match=match,
-            states={"pick": Ask("faq.list", Question(), answer, values=lambda ctx: {"entries": entries()})})
+            states={"pick": Ask("faq.list", lambda ctx: Question(ctx.options.get("faq", ())), answer,
+                                values=lambda ctx: {"entries": ctx.options.get("faq", ())})})

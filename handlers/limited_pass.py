@@ -2,12 +2,20 @@
 destination, confirm. The code shows `限时通行至 HH:MM` until then; the colour stays yellow."""
 from __future__ import annotations
 
-from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
+from dataclasses import dataclass
+
 from bot.chat.conversation.answers import Choice, Number, Text
+from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
+
+
+@dataclass(frozen=True)
+class PassRequest:
+    hours: int
+    destination: str
 
 
 def start(ctx: Ctx):
-    return Act("pass.check", {}, then=checked)
+    return Act("pass.check", None, then=checked)
 
 
 def checked(ctx: Ctx, result: dict):
@@ -36,7 +44,7 @@ def got_destination(ctx: Ctx, text: str):
 def got_confirm(ctx: Ctx, n: int):
     if n == 2:
         return End.say("pass.cancelled")
-    return Act("pass.create", {"hours": ctx.data["hours"], "destination": ctx.data["destination"]}, then=created)
+    return Act("pass.create", PassRequest(ctx.data["hours"], ctx.data["destination"]), then=created)
 
 
 def created(ctx: Ctx, result: dict):

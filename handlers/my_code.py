@@ -5,7 +5,7 @@ from bot.chat.conversation.flow import Act, Ctx, End, Flow
 
 
 def start(ctx: Ctx):
-    return Act("my_code", {}, then=show)
+    return Act("my_code", None, then=show)
 
 
 def show(ctx: Ctx, result: dict):

@@ -4,6 +4,8 @@ import datetime as dt
 import pytest
 
 import handlers
+from bot.chat.faq import entries
+from handlers.declare import SmsRequest
 from bot.chat.conversation.engine import MAX_WRONG, Engine
 from bot.chat.conversation.messages import Inbound
 from bot.infra.db import SHANGHAI
@@ -19,7 +21,7 @@ class Bot:
         self.calls = []
         self.registered = registered
         self.engine = Engine(handlers.flows(), words(),
-                             options=lambda: {"features": features or {}, "sms_verification": sms, "policy": "t"},
+                             options=lambda: {"features": features or {}, "sms_verification": sms, "policy": "t", "faq": entries()},
                              timeout=timeout, say=say)
         self.conv = None
         self.now = NOW
@@ -36,7 +38,7 @@ class Bot:
         if action == "sms.send":
             return {"sent": True}
         if action == "sms.verify":
-            return {"ok": payload["code"] == "123456"}
+            return {"ok": payload.code == "123456"}
         return {}
 
     def send(self, text=None, kind="text", **extra) -> str:
@@ -91,8 +93,8 @@ def test_registration_then_questions_back_and_changed_answer():
     done = bot.send("1")
     assert "申报成功" in done and bot.conv is None
     payload = bot.calls[-1][1]
-    assert bot.calls[-1][0] == "declare" and payload["travel"] == 4 and payload["origin"] is None
-    assert payload["name"] == "张三" and payload["id_type"] == "id_card"
+    assert bot.calls[-1][0] == "declare" and payload.travel == 4 and payload.origin is None
+    assert payload.name == "张三" and payload.id_type == "id_card"
 
 
 def test_back_at_the_first_question_leaves_to_the_menu():
@@ -161,7 +163,7 @@ def test_sms_verification_when_on():
     bot = Bot(sms=True)
     for answer in ("1", "张三", id_card("11010119900307757"), "13812345678"):
         bot.send(answer)
-    assert bot.state == "sms" and ("sms.send", {"phone": "13812345678"}) in bot.calls
+    assert bot.state == "sms" and ("sms.send", SmsRequest("13812345678")) in bot.calls
     assert "验证码不正确" in bot.send("000000") and bot.state == "sms"
     assert "6位数字" in bot.send("12")
     bot.send("123456")

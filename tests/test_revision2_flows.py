@@ -274,7 +274,7 @@ def test_faq_and_code_page_follow_the_region_policy(env, policy, words_in_answer
 def test_every_faq_answer_fits_in_every_policy():
     from bot.web.channels import PASSIVE_TEXT_BYTES
     from bot.infra.texts import say
-    from handlers.faq import entries
+    from bot.chat.faq import entries
 
     for e in entries():
         for a in [e["a"], *e.get("by_policy", {}).values()]:

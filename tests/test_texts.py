@@ -7,7 +7,8 @@ import pytest
 from bot.web.channels import PASSIVE_TEXT_BYTES, fit_text
 from bot.infra.config import ROOT
 from bot.infra.texts import TEMPLATES, keys, say
-from handlers.faq import entries, find
+from bot.chat.faq import entries
+from handlers.faq import find as find_in
 
 SAMPLE = dict(
     kind="image", n=4, max=100, length=12, days=21, earliest="2026-11-02", minutes=5, code={"colour": "yellow",
@@ -29,7 +30,8 @@ SAMPLE = dict(
         "number": "SS20261122000001", "name_masked": "张*", "status": "open", "deadline": "2026-11-23T09:00:00+08:00",
         "overdue": False, "outcome": None, "reply": None}], min=5, error_name="x", until_text="15:30", relation="grandparent", page="appeals",
     areas=2, people_affected=1, may="黄码在做好个人防护前提下可外出，但不得乘坐公共交通工具。",
-    green_at="2026-11-26T00:00:00+08:00", measure_start="2026-11-20", measure_end="2026-11-27")
+    green_at="2026-11-26T00:00:00+08:00", measure_start="2026-11-20", measure_end="2026-11-27", name="张三",
+    id_number="110101199003077571")
 
 
 @pytest.mark.parametrize("module", sorted(p.stem for p in TEMPLATES.glob("*.txt")))
@@ -59,11 +61,11 @@ def test_faq_knowledge_base():
         assert e["keywords"], e["q"]
     listing = say("faq.list", entries=entries())
     assert len(listing.encode()) < PASSIVE_TEXT_BYTES
-    assert find("黄码怎么转绿")["q"] == "黄码怎样转为绿码？"
-    assert "家人代办" in find("老年人不会用手机")["a"]
-    assert "12345" in find("赋码错误要申诉")["a"]
-    assert "加密" in find("我的隐私会泄露吗")["a"]
-    assert "互认" in find("外省的健康码能用吗")["a"]
+    assert find_in(entries(), "黄码怎么转绿")["q"] == "黄码怎样转为绿码？"
+    assert "家人代办" in find_in(entries(), "老年人不会用手机")["a"]
+    assert "12345" in find_in(entries(), "赋码错误要申诉")["a"]
+    assert "加密" in find_in(entries(), "我的隐私会泄露吗")["a"]
+    assert "互认" in find_in(entries(), "外省的健康码能用吗")["a"]
 
 
 def test_fit_text_cuts_on_a_character_boundary():

@@ -286,7 +286,7 @@ def test_two_messages_of_one_user_at_once_do_not_corrupt_the_state(chat_app):
 
 def test_a_slow_answer_becomes_a_notice(env, monkeypatch):
     from bot import create_app
-    from bot.chat.actions import declare as chat_actions
+    from bot.chat import actions as chat_actions
     from bot.domain.models import Notice
     from bot.services import Services
 

@@ -26,6 +26,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 import handlers
+from bot.chat import faq
+from bot.chat.actions import ACTIONS
+from bot.chat.actions.common import identity
 from bot.domain.codes import CodeConflict
 from bot.chat.conversation.engine import Engine
 from bot.chat.conversation.messages import Inbound
@@ -69,7 +72,7 @@ class ChatService:
         if self._options is None or now - self._options[0] > 1.0:
             policy = self.services.policy
             self._options = (now, {"sms_verification": self.services.settings.sms_verification,
-                                   "features": policy.features, "policy": policy.name})
+                                   "features": policy.features, "policy": policy.name, "faq": faq.entries()})
         return self._options[1]
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -92,7 +95,6 @@ class ChatService:
 
     def _queue_reply(self, msg: Inbound, texts: list[str]) -> None:
         """Texts for this chat user, pushed by the workers (not a passive reply)."""
-        from bot.chat.actions.declare import identity
         from bot.domain.models import Notice
         from bot.domain.notices import nudge_after_commit
 
@@ -165,8 +167,6 @@ class ChatService:
 
     def act(self, msg: Inbound, name: str, payload: dict) -> dict:
         """Run one action in a transaction of its own, again when a concurrent change interfered."""
-        from bot.chat.actions.declare import ACTIONS
-
         fn = ACTIONS[name]
         for attempt in range(3):
             try:

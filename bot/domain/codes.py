@@ -16,6 +16,7 @@ from functools import lru_cache
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from bot.domain.vocab import Cause
 from bot.infra import outbox, ticks
 from bot.infra.after_commit import on_commit
 from bot.infra.db import SHANGHAI, utcnow
@@ -23,7 +24,7 @@ from bot.domain.models import (CaseStatus, Code, CodeHistory, Declaration, Desig
                         TestResult, TravelFact)
 from bot.domain.rules.policy import Decision, Policy
 
-CAUSES = ("declaration", "lab_result", "measure", "time", "policy_change", "risk_areas", "staff", "appeal")
+CAUSES = tuple(Cause)
 SEVERITY = {"unknown": -1, "low": 0, "case_city": 1, "risk_county": 2, "medium": 3, "high": 4}
 
 

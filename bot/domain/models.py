@@ -12,16 +12,18 @@ from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Index, Integer, LargeBi
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
+from bot.domain import vocab
 from bot.infra.db import Base, Encrypted, UTCDateTime, utcnow
 from bot.infra.outbox import EffectLedger, Outbox  # noqa: F401  (the whole schema is importable from here)
 
-COLOURS = ("green", "yellow", "red")
-ID_TYPES = ("id_card", "passport", "permit")
-CHANNELS = ("wechat", "wechat_mp", "alipay")
-CASE_STATUSES = ("confirmed", "suspected", "asymptomatic", "close_contact")
-MEASURE_KINDS = ("centralized_isolation", "home_isolation", "home_health_observation", "daily_health_monitoring")
-ORIGIN_CLASSES = ("high", "medium", "risk_county", "case_city", "low", "unknown")
-ROLES = ("admin", "reviewer", "community", "lab", "scanner")
+# the closed sets, as tuples of their values (bot.domain.vocab holds the words)
+COLOURS = tuple(vocab.Colour)
+ID_TYPES = tuple(vocab.IdType)
+CHANNELS = tuple(vocab.Channel)
+CASE_STATUSES = tuple(vocab.CaseStatus)
+MEASURE_KINDS = tuple(vocab.MeasureKind)
+ORIGIN_CLASSES = tuple(vocab.OriginClass)
+ROLES = tuple(vocab.Role)
 
 
 def _now_col():

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.infra.config import ROOT
 from bot.infra.db import SHANGHAI
+from bot.infra.masking import mask_id_number, mask_name, mask_phone
 
 TEMPLATES = ROOT / "templates" / "chat"
 FORMATS = json.loads((ROOT / "config" / "formats.json").read_text(encoding="utf-8"))
@@ -36,6 +37,8 @@ def environment() -> Environment:
                       lstrip_blocks=True, autoescape=False, keep_trailing_newline=False)
     env.filters["date"] = format_date
     env.filters["datetime"] = format_datetime
+    # a flow may hand over what was typed: the sentence shows it masked
+    env.filters.update(mask_name=mask_name, mask_id=mask_id_number, mask_phone=mask_phone)
     return env
 
 

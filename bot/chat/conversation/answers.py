@@ -11,18 +11,13 @@ import json
 import re
 from functools import lru_cache
 
-from marshmallow import ValidationError, fields
+from marshmallow import fields
 
+from bot.chat.conversation.flow import Invalid
 from bot.chat.conversation.text import fold, has_emoji, normalise
-from bot.domain.idcard import IdProblem, check_number
+from bot.domain.idcard import IdProblem, check_number, looks_like_id_card
+from bot.domain.vocab import IdType
 from bot.infra.config import ROOT
-
-
-class Invalid(ValidationError):
-    def __init__(self, key: str, **values):
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 @lru_cache(maxsize=1)
@@ -246,3 +241,18 @@ class Number(Answer):
         if not t.isdigit() or not self.lo <= int(t) <= self.hi:
             raise Invalid("number_range", lo=self.lo, hi=self.hi)
         return int(t)
+
+
+class IdTypeOrNumber(Answer):
+    """1/2/3 for the document type, or an ID card number typed straight away (type 1 assumed)."""
+
+    max_length = 40
+
+    def __init__(self, today: dt.date, **kwargs):
+        super().__init__(**kwargs)
+        self.today = today
+
+    def parse(self, text):
+        if looks_like_id_card(text):
+            return ("number", IdNumber(IdType.ID_CARD, self.today).parse(text))
+        return ("type", tuple(IdType)[Choice(3, "id_type").parse(text) - 1])

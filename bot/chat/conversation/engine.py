@@ -16,11 +16,10 @@ from typing import Callable
 
 from marshmallow import fields as mfields
 
-from bot.chat.conversation.flow import Act, Ctx, End, Flow
+from bot.chat.conversation.flow import Act, Ctx, End, Flow, Invalid
 from bot.chat.conversation.messages import Inbound
 from bot.chat.conversation.text import fold, normalise
 from bot.infra.db import SHANGHAI
-from bot.chat.conversation.answers import Invalid
 
 MAX_WRONG = 5          # wrong answers in a row that end a flow (product.md)
 MAX_TEXT = 1000        # longer texts are refused before any field sees them

@@ -22,7 +22,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
+from marshmallow import ValidationError
+
 from bot.chat.conversation.messages import Inbound
+
+
+class Invalid(ValidationError):
+    """A wrong answer: `key` names the message in templates/chat/errors.txt, `values` what it shows.
+    Raised by an answer field, or by a step (or a then) that finds the answer cannot stand."""
+
+    def __init__(self, key: str, **values):
+        super().__init__(key)
+        self.key = key
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ class End:
 @dataclass(frozen=True)
 class Act:
     action: str
-    payload: dict
+    payload: Any                                 # the action's own dataclass (None: it takes nothing)
     then: Callable[["Ctx", dict], "Outcome"]
 
 

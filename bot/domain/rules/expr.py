@@ -32,6 +32,7 @@ import datetime as dt
 import operator
 from typing import Any, Callable
 
+from bot.domain.vocab import CaseStatus, MeasureKind
 from bot.infra.db import SHANGHAI
 
 Fn = Callable[["Ctx"], Any]
@@ -90,8 +91,8 @@ def day_of(value) -> dt.date | None:
     return value
 
 
-MEASURE_KINDS = ("centralized_isolation", "home_isolation", "home_health_observation", "daily_health_monitoring")
-CASE_STATUSES = ("confirmed", "suspected", "asymptomatic", "close_contact")
+MEASURE_KINDS = tuple(MeasureKind)
+CASE_STATUSES = tuple(CaseStatus)
 COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 # today OP x flips when today reaches x (< and >=) or the day after x (<= and >)
 FLIP_DAY = {"<": 0, ">=": 0, "<=": 1, ">": 1}

@@ -13,10 +13,11 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from bot.infra.db import SHANGHAI
 from bot.domain.rules.expr import CASE_STATUSES, MEASURE_KINDS
+from bot.domain.vocab import OriginClass
 
 # `unknown`: an arrival report whose origin matched no risk area, until staff classify it (read as low)
-ORIGIN_CLASSES = ("high", "medium", "risk_county", "case_city", "low", "unknown")
-COLOURS = ("red", "yellow", "green")
+ORIGIN_CLASSES = tuple(OriginClass)
+COLOURS = ("red", "yellow", "green")  # by severity
 
 FACT_PATHS = {
     "case", "case.status", "case.since", "case.released_on", "case.recorded_at",

@@ -1,0 +1,71 @@
+"""The chat account's own actions: who it is (profile), its code and its family's (2 查看我的健康码),
+following and unfollowing, the SMS check of a phone number."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.chat import sms
+from bot.chat.actions.common import code_view, identity, person_of, push_code_image
+from bot.chat.actions.registry import action
+from bot.domain.models import Code, FamilyBinding, Person
+from bot.infra.db import utcnow
+from bot.infra.masking import mask_name, mask_phone
+
+
+@action("profile")
+def profile(services, session, msg, payload):
+    person = person_of(session, msg)
+    if person is None:
+        return {"registered": False}
+    return {"registered": True, "name_masked": mask_name(person.name), "phone_masked": mask_phone(person.phone)}
+
+
+@action("code_summary")
+def code_summary(services, session, msg, payload):
+    person = person_of(session, msg)
+    if person is None:
+        return {"registered": False}
+    return code_view(services, person, session.get(Code, person.id))
+
+
+@action("my_code")
+def my_code(services, session, msg, payload):
+    person = person_of(session, msg)
+    if person is None:
+        return {"registered": False, "family": []}
+    view = code_view(services, person, session.get(Code, person.id))
+    members = session.execute(
+        select(Person, Code, FamilyBinding.relationship_kind)
+        .join(FamilyBinding, FamilyBinding.member_id == Person.id)
+        .outerjoin(Code, Code.person_id == Person.id)
+        .where(FamilyBinding.owner_id == person.id, FamilyBinding.unbound_at.is_(None))
+        .order_by(FamilyBinding.id)).all()
+    view["family"] = [{"name_masked": mask_name(p.name), "relationship": kind, "colour": c.colour if c else None}
+                      for p, c, kind in members]
+    if "colour" in view:
+        push_code_image(session, person.id, identity(session, msg).id, utcnow())
+    return view
+
+
+@action("subscribe")
+def subscribe(services, session, msg, payload):
+    identity(session, msg, create=True).subscribed = True
+    return {}
+
+
+@action("unsubscribe")
+def unsubscribe(services, session, msg, payload):
+    row = identity(session, msg)
+    if row is not None:
+        row.subscribed = False
+    return {}
+
+
+@action("sms.send")
+def sms_send(services, session, msg, payload):
+    return {"sent": sms.send_code(services, msg.conversation_key, payload.phone)}
+
+
+@action("sms.verify")
+def sms_verify(services, session, msg, payload):
+    return {"ok": sms.check_code(services, msg.conversation_key, payload.phone, payload.code)}
