@@ -41,7 +41,7 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     app.wsgi_app = RequestHooks(app.wsgi_app)
 
-    from bot.infra.db import close_request_session
+    from bot.web.db import close_request_session
 
     app.teardown_appcontext(close_request_session)
 

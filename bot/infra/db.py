@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import DateTime, String, create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from bot.infra.pii import Vault
@@ -113,20 +113,3 @@ class Database:
 
     def dispose(self):
         self.engine.dispose()
-
-
-def session() -> Session:
-    """The request's session (created on first use, closed at teardown)."""
-    from flask import current_app, g
-
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["db"].sessionmaker()
-    return g.db_session
-
-
-def close_request_session(_exc=None):
-    from flask import g
-
-    s = g.pop("db_session", None)
-    if s is not None:
-        s.close()

@@ -15,7 +15,8 @@ import time
 from flask import Blueprint, Response, current_app, render_template
 
 from bot.domain.code_views import check_scan, load_view
-from bot.infra import db, tokens
+from bot.infra import tokens
+from bot.web import db
 from bot.infra.db import SHANGHAI
 from bot.infra.images.code_image import FontMissing
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from bot.domain.stats import audit_rows, stats
-from bot.infra import db
+from bot.web import db
 from bot.infra.db import SHANGHAI
 from bot.web.api.base import MAX_ID, ApiSchema, staff_route
 

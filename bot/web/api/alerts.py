@@ -7,7 +7,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from bot.domain import alerts as alert_rules
 from bot.domain.models import CASE_STATUSES
 from bot.domain.staff import districts
-from bot.infra import db
+from bot.web import db
 from bot.infra.db import utcnow
 from bot.web.api.base import ApiSchema, services, staff, staff_route
 

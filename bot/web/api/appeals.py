@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from bot.domain import appeal_reviews as reviews
 from bot.domain import appeals as appeal_rules
 from bot.domain.models import COLOURS
-from bot.infra import db
+from bot.web import db
 from bot.infra.db import SHANGHAI, utcnow
 from bot.web.api.base import ApiSchema, services, staff, staff_route
 

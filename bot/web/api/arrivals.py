@@ -6,7 +6,7 @@ from marshmallow import fields, validate
 
 from bot.domain import arrivals
 from bot.domain.arrivals import CLASSES
-from bot.infra import db
+from bot.web import db
 from bot.web.api.base import ApiSchema, services, staff, staff_route
 
 

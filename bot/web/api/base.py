@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from bot.chat.conversation.text import CONTROL
 from bot.domain.errors import DomainError
-from bot.infra import db
+from bot.web import db
 from bot.domain.staff import authenticate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

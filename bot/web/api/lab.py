@@ -10,7 +10,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from bot.domain.idcard import IdProblem, check_number
 from bot.domain.lab_results import store_results
 from bot.domain.models import ID_TYPES
-from bot.infra import db
+from bot.web import db
 from bot.infra.db import SHANGHAI, utcnow
 from bot.web.api.base import ApiError, ApiSchema, services, staff, staff_route
 

@@ -6,7 +6,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from bot.domain import people, staff_changes
 from bot.domain.models import CASE_STATUSES, COLOURS, ID_TYPES, MEASURE_KINDS
-from bot.infra import db
+from bot.web import db
 from bot.infra.db import SHANGHAI, utcnow
 from bot.web.api.base import ApiSchema, services, staff, staff_route
 

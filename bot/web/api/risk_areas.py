@@ -8,7 +8,7 @@ from flask import request
 from marshmallow import fields, validate
 
 from bot.domain import risk_areas
-from bot.infra import db
+from bot.web import db
 from bot.web.api.base import ApiError, ApiSchema, services, staff, staff_route
 
 

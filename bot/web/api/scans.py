@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from bot.domain.code_views import record_scan
-from bot.infra import db
+from bot.web import db
 from bot.web.api.base import ApiSchema, services, staff, staff_route
 
 

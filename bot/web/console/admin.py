@@ -7,7 +7,7 @@ from bot.domain import risk_areas
 from bot.domain.errors import Invalid
 from bot.domain.stats import audit_rows
 from bot.domain.stats import stats as numbers
-from bot.infra import db
+from bot.web import db
 from bot.infra.texts import say
 from bot.web.console.base import bp, page, services
 

@@ -8,7 +8,7 @@ from bot.chat.conversation.text import CONTROL
 from bot.domain import appeal_reviews as reviews
 from bot.domain import appeals as appeal_rules
 from bot.domain.errors import DomainError, NotFound
-from bot.infra import db
+from bot.web import db
 from bot.infra.db import utcnow
 from bot.infra.texts import say
 from bot.web.console.base import bp, local_instant, page, services

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.domain.models import Staff
 from bot.domain.staff import hash_token
-from bot.infra import db
+from bot.web import db
 from bot.infra.db import SHANGHAI, utcnow
 from bot.infra.texts import say
 

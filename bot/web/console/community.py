@@ -11,7 +11,7 @@ from bot.domain import people as people_rules
 from bot.domain.errors import DomainError, Invalid, NotFound
 from bot.domain.models import CASE_STATUSES, ORIGIN_CLASSES
 from bot.domain.staff import districts
-from bot.infra import db
+from bot.web import db
 from bot.infra.db import utcnow
 from bot.infra.texts import say
 from bot.web.console.base import bp, page, services
