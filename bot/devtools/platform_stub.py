@@ -26,7 +26,6 @@ Inspection: GET /_stub/messages?touser=…&after=…, GET /_stub/media/<id>, POS
 from __future__ import annotations
 
 import argparse
-import base64
 import itertools
 import json
 import secrets
@@ -35,11 +34,12 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote_plus, urlparse
+from urllib.parse import parse_qs, urlparse
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.devtools.stub_alipay import AlipayGateway
 
 ERRMSG = {40001: "invalid credential, access_token is invalid or not latest", 42001: "access_token expired",
           45015: "response out of time limit or subscription is canceled", 43101: "user refuse to accept the msg",
@@ -114,7 +114,7 @@ class StubState:
         return entry
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(AlipayGateway, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive: the SDK's requests.Session reuses connections
     server_version = "healthcode-platform-stub"
     state: StubState
@@ -275,61 +275,6 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.media[media_id] = (data.get("content_type", "image/jpeg"), bytes.fromhex(data["hex"]))
             return self._json({"media_id": media_id})
         return self._json({"error": "unknown control"}, 404)
-
-
-    # -- Alipay ---------------------------------------------------------------------------------
-
-    def _alipay(self, query: str):
-        params = {}
-        for pair in query.split("&"):
-            if "=" in pair:
-                k, v = pair.split("=", 1)
-                params[unquote_plus(k)] = unquote_plus(v)
-        method = params.get("method", "")
-        key = method.replace(".", "_") + "_response"
-        if not method or "sign" not in params:
-            return self._alipay_answer("error_response", {"code": "40001", "msg": "Missing Required Arguments",
-                                                          "sub_code": "isv.missing-signature"}, signed=False)
-        if self.state.app_public_key is not None:
-            unsigned = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "sign")
-            try:
-                self.state.app_public_key.verify(base64.b64decode(params["sign"]), unsigned.encode(
-                    params.get("charset") or "utf-8"), padding.PKCS1v15(), hashes.SHA256())
-            except (InvalidSignature, ValueError):
-                return self._alipay_answer("error_response", {"code": "40002", "msg": "Invalid Arguments",
-                                                              "sub_code": "isv.invalid-signature"}, signed=False)
-        try:
-            biz = json.loads(params.get("biz_content") or "{}")
-        except ValueError:
-            biz = {}
-        fault = self.state.fault_for(method, biz.get("to_user_id"))
-        if fault and fault.get("code"):
-            return self._alipay_answer(key, {"code": str(fault["code"]), "msg": "Business Failed",
-                                             "sub_code": fault.get("sub_code", "isv.error"),
-                                             "sub_msg": fault.get("sub_msg", "stub fault")})
-        if method == "alipay.open.public.message.custom.send":
-            if not biz.get("to_user_id"):
-                return self._alipay_answer(key, {"code": "40004", "msg": "Business Failed",
-                                                 "sub_code": "isv.to-user-id-empty"})
-            if self._caller_gone():
-                self.close_connection = True
-                return None
-            self.state.record("alipay", {"touser": biz["to_user_id"], "app_id": params.get("app_id"),
-                                                        "msgtype": biz.get("msg_type"), "alipay": biz})
-        return self._alipay_answer(key, {"code": "10000", "msg": "Success"})
-
-    def _alipay_answer(self, key: str, body: dict, signed: bool = True):
-        inner = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        text = '{"' + key + '":' + inner
-        if signed:
-            sign = base64.b64encode(self.state.alipay_key.sign(inner.encode(), padding.PKCS1v15(), hashes.SHA256()))
-            text += ',"sign":"' + sign.decode() + '"'
-        raw = (text + "}").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html;charset=utf-8")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
 
 
 class PlatformStub:

@@ -9,12 +9,7 @@
     {"plus_hours": [day or instant, n]}           an instant n hours later (a date = its 00:00);
     {"minus_hours": [day or instant, n]}          or earlier
     {"later_of": [a, b, ...]}                     the latest of the dates given (nulls skipped)
-    {"negative_test_after": x}                    a negative test sampled after x (a date = its 00:00)
-    {"negative_tests_after": [x, count, hours]}   `count` negative tests after x, each >= hours apart
-    {"positive_test": days}                       the sampling instant of the latest positive test of
-                                                  the last `days` days that no case status followed, or null
-    {"measure_state": [kind, ...]}                "ongoing" / "upcoming" / "ended" / "none"
-    {"case_active": [status, ...]}                a case of those statuses, not released
+    and the predicates over health facts (tests, measures, cases): bot.domain.rules.predicates
 
 Trips: `travel` and `overseas` are lists. A rule that reads `travel.*` (or `overseas.*`) is
 evaluated once per trip with that trip bound (the policy engine does the looping), so every
@@ -32,7 +27,6 @@ import datetime as dt
 import operator
 from typing import Any, Callable
 
-from bot.domain.vocab import CaseStatus, MeasureKind
 from bot.infra.db import SHANGHAI
 
 Fn = Callable[["Ctx"], Any]
@@ -91,8 +85,6 @@ def day_of(value) -> dt.date | None:
     return value
 
 
-MEASURE_KINDS = tuple(MeasureKind)
-CASE_STATUSES = tuple(CaseStatus)
 COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 # today OP x flips when today reaches x (< and >=) or the day after x (<= and >)
 FLIP_DAY = {"<": 0, ">=": 0, "<=": 1, ">": 1}
@@ -104,6 +96,14 @@ ALIASES = {"overseas_arrival": "overseas.arrival"}
 
 
 class Compiler:
+    """The language's own operators; bot.domain.rules.predicates adds those that read health facts."""
+
+    OPS = {
+        "var": "var", "param": "param", "and": "and", "or": "or", "not": "not", "!": "not",
+        "==": "eq", "!=": "eq", "in": "in", "<": "compare", "<=": "compare", ">": "compare", ">=": "compare",
+        "plus_days": "plus_days", "plus_hours": "plus_hours", "minus_hours": "plus_hours", "later_of": "later_of",
+    }
+
     def __init__(self, params: dict[str, Any], fact_paths: set[str]):
         self.params = params
         self.fact_paths = fact_paths
@@ -121,12 +121,12 @@ class Compiler:
         if not isinstance(node, dict) or len(node) != 1:
             raise ExprError("an expression is a literal, a list, or an object with exactly one operator", path)
         (op, arg), = node.items()
-        method = getattr(self, "op_" + OPS.get(op, "unknown"))
+        method = getattr(self, "op_" + self.OPS.get(op, "unknown"))
         return method(op, arg, f"{path}.{op}" if path else op)
 
     # -- operators ---------------------------------------------------------------------------
     def op_unknown(self, op, arg, path):
-        raise ExprError(f"unknown operator {op!r} (known: {', '.join(sorted(OPS))})", path)
+        raise ExprError(f"unknown operator {op!r} (known: {', '.join(sorted(self.OPS))})", path)
 
     def op_var(self, op, arg, path):
         if not isinstance(arg, str) or not arg:
@@ -260,103 +260,6 @@ class Compiler:
             return max(values) if values else None
         return later
 
-    def op_negative_test_after(self, op, arg, path):
-        x = self.compile(arg, path)
-
-        def negative_after(ctx):
-            since = start_of(x(ctx))
-            if since is None:
-                return False
-            return any(t["result"] == "negative" and t["sampled_at"] > since for t in ctx.tests())
-        return negative_after
-
-    def op_negative_tests_after(self, op, arg, path):
-        x, count, hours = self._args(arg, path, 3)
-
-        def enough(ctx):
-            since = start_of(x(ctx))
-            if since is None:
-                return False
-            need, gap = count(ctx), dt.timedelta(hours=hours(ctx))
-            times = sorted(t["sampled_at"] for t in ctx.tests() if t["result"] == "negative" and t["sampled_at"] > since)
-            got, last = 0, None
-            for at in times:  # greedy: the earliest tests that keep the gap
-                if last is None or at - last >= gap:
-                    got, last = got + 1, at
-            return got >= need
-        return enough
-
-    def op_positive_test(self, op, arg, path):
-        window = self.compile(arg, path)
-
-        def positive(ctx):
-            days = window(ctx)
-            case = ctx.facts.get("case")
-            latest = None
-            for t in ctx.tests():
-                if t["result"] != "positive" or (case is not None and _case_follows(case, t)):
-                    continue
-                until = day_of(t["sampled_at"]) + dt.timedelta(days=days)
-                ctx.flip_on(until)
-                if ctx.today < until and (latest is None or t["sampled_at"] > latest):
-                    latest = t["sampled_at"]
-            return latest
-        return positive
-
-    def op_measure_state(self, op, arg, path):
-        kinds = _const_list(arg, path, MEASURE_KINDS, "measure kind")
-        defaults = self.params.get("measure_days")
-        if not isinstance(defaults, dict) or any(not isinstance(defaults.get(k), int) for k in MEASURE_KINDS):
-            raise ExprError("needs the parameter measure_days: days per measure kind "
-                            f"({', '.join(MEASURE_KINDS)}), the length of a measure declared without an end", path)
-
-        def state(ctx):
-            found = "none"
-            for m in ctx.facts.get("measures") or ():
-                if m["kind"] not in kinds:
-                    continue
-                start, stop = m["start"], measure_stop(m, defaults)
-                ctx.flip_on(start)
-                ctx.flip_on(stop)
-                if start <= ctx.today < stop:
-                    return "ongoing"
-                if ctx.today < start:
-                    found = "upcoming"
-                elif found == "none":
-                    found = "ended"
-            return found
-        return state
-
-    def op_case_active(self, op, arg, path):
-        statuses = _const_list(arg, path, CASE_STATUSES, "case status")
-
-        def active(ctx):
-            case = ctx.facts.get("case")
-            if not case or case["status"] not in statuses:
-                return False
-            released = case.get("released_on")
-            ctx.flip_on(released)
-            return released is None or ctx.today < released
-        return active
-
-
-def measure_stop(m: dict, defaults: dict) -> dt.date:
-    """The day a measure is released: ended early, else its planned end, else the policy's
-    default length from its start (every measure ends)."""
-    end = m.get("end") or m["start"] + dt.timedelta(days=defaults[m["kind"]])
-    ended = m.get("ended_on")
-    return end if ended is None else min(end, ended)
-
-
-def _case_follows(case: dict, test: dict) -> bool:
-    """Staff set this case status after the test came in (so the case rules decide now)."""
-    case_at, test_at = case.get("recorded_at"), test.get("recorded_at")
-    if case_at is not None and test_at is not None:
-        return case_at >= test_at
-    since = case.get("since")
-    return since is not None and since >= day_of(test["sampled_at"])
-
-
 def _today(ctx):
     return ctx.today
 
@@ -373,19 +276,10 @@ def _is_var(node, names) -> bool:
     return isinstance(node, dict) and node.get("var") in names and len(node) == 1
 
 
-def _const_list(arg, path, allowed, what) -> frozenset:
+def const_list(arg, path, allowed, what) -> frozenset:
     if not isinstance(arg, list) or not arg or not all(isinstance(a, str) for a in arg):
         raise ExprError(f"takes a list of {what}s", path)
     bad = [a for a in arg if a not in allowed]
     if bad:
         raise ExprError(f"unknown {what} {bad[0]!r} (known: {', '.join(sorted(allowed))})", path)
     return frozenset(arg)
-
-
-OPS = {
-    "var": "var", "param": "param", "and": "and", "or": "or", "not": "not", "!": "not",
-    "==": "eq", "!=": "eq", "in": "in", "<": "compare", "<=": "compare", ">": "compare", ">=": "compare",
-    "plus_days": "plus_days", "plus_hours": "plus_hours", "minus_hours": "plus_hours", "later_of": "later_of",
-    "negative_test_after": "negative_test_after", "negative_tests_after": "negative_tests_after",
-    "positive_test": "positive_test", "measure_state": "measure_state", "case_active": "case_active",
-}

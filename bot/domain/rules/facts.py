@@ -12,7 +12,7 @@ import datetime as dt
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from bot.infra.db import SHANGHAI
-from bot.domain.rules.expr import CASE_STATUSES, MEASURE_KINDS
+from bot.domain.rules.predicates import CASE_STATUSES, MEASURE_KINDS
 from bot.domain.vocab import OriginClass
 
 # `unknown`: an arrival report whose origin matched no risk area, until staff classify it (read as low)

@@ -14,7 +14,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from bot.domain.rules.expr import MEASURE_KINDS, Compiler, ExprError
+from bot.domain.rules.expr import ExprError
+from bot.domain.rules.predicates import MEASURE_KINDS, Compiler
 from bot.domain.rules.facts import COLOURS, FACT_PATHS
 from bot.domain.rules.policy import Policy, PolicyError, Rule, instant
 from bot.infra.config import ROOT
