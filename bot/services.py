@@ -20,7 +20,7 @@ class Services:
         self.settings = settings
         self.vault = Vault(settings.pii_key, settings.pii_old_keys)
         self.db = Database(settings.sqlalchemy_url, self.vault)
-        self.redis = RedisHandle(settings.redis_url, settings.var_dir)
+        self.redis = RedisHandle(settings.redis_url, settings.var_dir, settings.redis_ca_file)
         from bot.infra import after_commit, outbox
 
         after_commit.install(self.db.sessionmaker, self)

@@ -65,6 +65,7 @@ class Settings:
     chat_rate_per_min: int = 30               # messages per chat user per minute
     notice_lease: int = 120  # seconds a delivery run holds its notices (renewed while it works)
     push_timeout: float = 5.0  # seconds for one platform API call
+    redis_ca_file: str | None = None  # rediss://: the CA that signed the server's certificate
 
     @property
     def production(self) -> bool:
@@ -220,6 +221,10 @@ def load_settings(env: dict | None = None) -> Settings:
     if redis_url is not None and not re.match(r"^(redis|rediss|unix)://", redis_url):
         raise SettingError("REDIS_URL", "must start with redis://, rediss:// or unix://")
 
+    redis_ca = _get(env, "REDIS_CA_FILE")
+    if redis_ca is not None and not Path(redis_ca).is_file():
+        raise SettingError("REDIS_CA_FILE", f"file {redis_ca} does not exist")
+
     secret = _get(env, "SECRET_KEY") or _dev_secret(var_dir, "secret_key")
     if len(secret) < 16:
         raise SettingError("SECRET_KEY", "must be at least 16 characters")
@@ -290,4 +295,5 @@ def load_settings(env: dict | None = None) -> Settings:
         login_rate_limit=_limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),
         chat_rate_per_min=_int(env, "CHAT_RATE_PER_MIN", 30, 1, 100_000),
         push_timeout=_float(env, "PUSH_TIMEOUT", 5.0, 0.1, 60),
+        redis_ca_file=redis_ca,
     )

@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 import secrets
 import time
+from redis.exceptions import RedisError
 from sqlalchemy import case, select, update
 
 from bot.domain.models import ChannelIdentity, Notice
@@ -122,7 +123,16 @@ def deliver_batch(svc, claim: str, batch: list) -> dict:
             continue
         outcome = send(svc, row, bool(in_window[row.id]))
         if outcome.status == "delivered":  # marked first: sent on the socket, it survives this process
-            svc.fast_redis.send("SET", SENT_MARK.format(row.id), outcome.via, "EX", MARK_TTL)
+            try:
+                svc.fast_redis.send("SET", SENT_MARK.format(row.id), outcome.via, "EX", MARK_TTL)
+            except RedisError as exc:  # no mark: the database says it before anything else goes out
+                log.warning("delivery marks unavailable (%s): the batch stops here", exc.__class__.__name__)
+                rest = batch[i + 1:]
+                _write(svc, claim, [*done, (row.id, outcome), *((r.id, Outcome(
+                    "pending", reason="Redis unavailable", retry_in=5, pause=True)) for r in rest)])
+                counts["delivered"] += 1
+                counts["pending"] += len(rest)
+                return counts
         elif outcome.status == "pending" and RETRY.exhausted(row.attempts):
             outcome = Outcome("undeliverable", reason=f"{outcome.reason} (gave up after {row.attempts} attempts)")
         if outcome.pause:

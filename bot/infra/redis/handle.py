@@ -15,8 +15,8 @@ CLIENT_OPTIONS = dict(socket_timeout=2, socket_connect_timeout=2, health_check_i
 class RedisHandle:
     """Connects lazily, so commands that never touch Redis (db upgrade, policy eval) never start it."""
 
-    def __init__(self, url: str | None, var_dir: Path):
-        self.redis_url, self.var_dir = url, var_dir
+    def __init__(self, url: str | None, var_dir: Path, ca_file: str | None = None):
+        self.redis_url, self.var_dir, self.ca_file = url, var_dir, ca_file
         self._client: redis.Redis | None = None
         self._lock = threading.Lock()
         self.embedded: EmbeddedRedis | None = None
@@ -32,7 +32,8 @@ class RedisHandle:
             with self._lock:
                 if self._client is None:
                     if self.redis_url:
-                        self._client = redis.Redis.from_url(self.redis_url, **CLIENT_OPTIONS)
+                        tls = {"ssl_ca_certs": self.ca_file} if self.ca_file and self.redis_url.startswith("rediss:") else {}
+                        self._client = redis.Redis.from_url(self.redis_url, **CLIENT_OPTIONS, **tls)
                     else:
                         self.embedded = EmbeddedRedis(self.var_dir)
                         self.embedded.ensure()
