@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev test bench clean cjk-font
+.PHONY: dev test bench clean cjk-font wrk
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -27,13 +27,20 @@ cjk-font: $(VENV)/.runtime
 	     ($(APT_FONT) || ($(SUDO) apt-get update -q >/dev/null && $(APT_FONT))) \
 	     || echo "warning: no CJK font could be installed; set FONT_PATH, or code images answer 503"; }
 
+# make bench's load generator: Debian's wrk, installed when missing (the webhook figures need it).
+wrk:
+	@command -v wrk >/dev/null || { echo "installing wrk (the webhook benchmark's load generator)"; \
+	  (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk >/dev/null \
+	   || ($(SUDO) apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk >/dev/null)) \
+	  || echo "warning: wrk could not be installed; the webhook benchmark is skipped"; }
+
 dev: $(VENV)/.runtime cjk-font
 	$(PY) -m bot.devtools.dev
 
 test: $(VENV)/.dev cjk-font
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev cjk-font
+bench: $(VENV)/.dev cjk-font wrk
 	$(PY) -m bench
 
 clean:
