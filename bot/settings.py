@@ -1,13 +1,15 @@
 """Settings from the environment (interfaces.md), read and validated inside create_app.
 
-Every problem raises SettingError naming the variable, so start-up can stop with one line
-instead of a traceback. Development needs no setting at all: secrets are generated once and
-kept under var/.
+One marshmallow schema names every variable, its default, its bounds and the one line said when
+it is wrong: a problem raises SettingError naming the variable, so start-up stops with one line
+instead of a traceback. Development needs no setting at all: secrets are generated once and kept
+under var/ (only after everything else was found valid).
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import re
 import secrets
@@ -15,11 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
+
 from bot.infra.config import ROOT, ConfigError  # noqa: F401  (ConfigError: imported from here too)
 
 ENVIRONMENTS = ("development", "test", "production")
 # Required in production: nothing may be generated or defaulted silently there.
 PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PII_KEY", "PUBLIC_BASE_URL")
+DEV_WECHAT_APPIDS = {"WECHAT_": "wxhealthcodedev001", "WECHAT_MP_": "wxhealthcodedev002"}
+EFFECT_MODULES = "workers.effects,workers.codes,workers.appeals"
 
 
 class SettingError(ConfigError):
@@ -57,7 +63,7 @@ class Settings:
     outbox_lease: int = 30
     outbox_job_timeout: int = 300
     outbox_sweep_interval: float = 5.0
-    effect_modules: tuple[str, ...] = ("workers.effects", "workers.codes", "workers.appeals")
+    effect_modules: tuple[str, ...] = tuple(EFFECT_MODULES.split(","))
     sms_sender: str = "log"
     reply_deadline: float = 4.0  # seconds a webhook waits for the answer before it says "success"
     staff_rate_limit: str = "600 per minute"  # per staff token, on the API
@@ -84,50 +90,6 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _get(env, name, default=None):
-    value = env.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip()
-
-
-def _int(env, name, default, lo=1, hi=10**9):
-    raw = _get(env, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingError(name, f"must be a whole number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise SettingError(name, f"must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def _limit(env, name, default):
-    raw = _get(env, name, default)
-    try:
-        from limits import parse_many
-
-        parse_many(raw)
-    except ValueError:
-        raise SettingError(name, f"must be a rate such as '600 per minute', got {raw!r}") from None
-    return raw
-
-
-def _float(env, name, default, lo=0.01, hi=3600.0):
-    raw = _get(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingError(name, f"must be a number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise SettingError(name, f"must be between {lo} and {hi}, got {value}")
-    return value
-
-
 def decode_key(name: str, raw: str) -> bytes:
     """A 32-byte key given as standard or URL-safe base64."""
     text = raw.strip()
@@ -141,6 +103,196 @@ def decode_key(name: str, raw: str) -> bytes:
     return key
 
 
+# -- the fields: each refuses with the one line the operator reads ---------------------------------
+
+class Whole(fields.Field):
+    def __init__(self, lo: int, hi: int, **kw):
+        super().__init__(**kw)
+        self.lo, self.hi = lo, hi
+
+    def _deserialize(self, value, attr, data, **kw):
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValidationError(f"must be a whole number, got {value!r}") from None
+        if not self.lo <= number <= self.hi:
+            raise ValidationError(f"must be between {self.lo} and {self.hi}, got {number}")
+        return number
+
+
+class Decimal(fields.Field):
+    def __init__(self, lo: float = 0.01, hi: float = 3600.0, **kw):
+        super().__init__(**kw)
+        self.lo, self.hi = lo, hi
+
+    def _deserialize(self, value, attr, data, **kw):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValidationError(f"must be a number, got {value!r}") from None
+        if not self.lo <= number <= self.hi:
+            raise ValidationError(f"must be between {self.lo} and {self.hi}, got {number}")
+        return number
+
+
+class Choice(fields.Field):
+    def __init__(self, choices, lower=False, upper=False, **kw):
+        super().__init__(**kw)
+        self.choices, self.lower, self.upper = choices, lower, upper
+
+    def _deserialize(self, value, attr, data, **kw):
+        v = value.lower() if self.lower else value.upper() if self.upper else value
+        if v not in self.choices:
+            raise ValidationError(f"must be {' or '.join(self.choices) if len(self.choices) < 3 else 'one of ' + ', '.join(self.choices)}, got {value!r}")
+        return v
+
+
+class Pattern(fields.Field):
+    def __init__(self, pattern: str, problem: str, **kw):
+        super().__init__(**kw)
+        self.pattern, self.problem = re.compile(pattern), problem
+
+    def _deserialize(self, value, attr, data, **kw):
+        if not self.pattern.match(value):
+            raise ValidationError(self.problem.format(value=value))
+        return value
+
+
+class Url(fields.Field):
+    def _deserialize(self, value, attr, data, **kw):
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValidationError(f"must be a URL starting with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+
+class ExistingFile(fields.Field):
+    def _deserialize(self, value, attr, data, **kw):
+        if not Path(value).is_file():
+            raise ValidationError(f"file {value} does not exist")
+        return value
+
+
+class Pem(fields.Field):
+    """PEM text, or @/path/to/file.pem (Alipay's keys)."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        if value.startswith("@"):
+            path = Path(value[1:])
+            if not path.is_file():
+                raise ValidationError(f"file {path} does not exist")
+            value = path.read_text()
+        return value.replace("\\n", "\n")
+
+
+class RateLimit(fields.Field):
+    def _deserialize(self, value, attr, data, **kw):
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValidationError(f"must be a rate such as '600 per minute', got {value!r}") from None
+        return value
+
+
+def _opt(field_, name, default=None):
+    return field_(data_key=name, load_default=default)
+
+
+class SettingsSchema(Schema):
+    """The environment's variables, in the order their problems are reported."""
+
+    class Meta:
+        unknown = EXCLUDE  # the environment holds much else (PATH, HOME …)
+
+    env = Choice(ENVIRONMENTS, data_key="APP_ENV", load_default="development")
+    var_dir = fields.String(data_key="VAR_DIR", load_default=str(ROOT / "var"))
+    database_url = Pattern(r"^(sqlite|postgres|postgresql)(\+\w+)?://", "must be a sqlite:/// or postgresql:// URL",
+                           data_key="DATABASE_URL", load_default=None)
+    redis_url = Pattern(r"^(redis|rediss|unix)://", "must start with redis://, rediss:// or unix://",
+                        data_key="REDIS_URL", load_default=None)
+    redis_ca_file = _opt(ExistingFile, "REDIS_CA_FILE")
+    secret_key = Pattern(r"^.{16,}$", "must be at least 16 characters", data_key="SECRET_KEY", load_default=None)
+    pii_key = fields.String(data_key="PII_KEY", load_default=None)
+    pii_old_keys = fields.String(data_key="PII_OLD_KEYS", load_default="")
+    region_policy = Pattern(r"^[a-z0-9][a-z0-9_-]{0,63}$", "must be a policy file name under config/policies/, got {value!r}",
+                            data_key="REGION_POLICY", load_default="zhejiang")
+    sms_verification = Choice(("on", "off"), lower=True, data_key="SMS_VERIFICATION", load_default="off")
+    log_level = Choice(("DEBUG", "INFO", "WARNING", "ERROR"), upper=True, data_key="LOG_LEVEL", load_default="INFO")
+    font_path = _opt(ExistingFile, "FONT_PATH")
+    sms_sender = Pattern(r"^(log|[\w.]+:\w+)$", "must be log or package.module:function, got {value!r}",
+                         data_key="SMS_SENDER", load_default="log")
+    port = Whole(1, 65535, data_key="PORT", load_default=8000)
+    public_base_url = _opt(Url, "PUBLIC_BASE_URL")
+    conversation_timeout = Whole(10, 7 * 86400, data_key="CONVERSATION_TIMEOUT", load_default=1800)
+    code_token_ttl = Whole(10, 86400, data_key="CODE_TOKEN_TTL", load_default=300)
+    wechat_aes = Pattern(r"^[A-Za-z0-9+/]{43}$", "must be the 43-character EncodingAESKey from the WeChat console",
+                         data_key="WECHAT_ENCODING_AES_KEY", load_default=None)
+    wechat_mp_aes = Pattern(r"^[A-Za-z0-9+/]{43}$", "must be the 43-character EncodingAESKey from the WeChat console",
+                            data_key="WECHAT_MP_ENCODING_AES_KEY", load_default=None)
+    alipay_private = _opt(Pem, "ALIPAY_APP_PRIVATE_KEY")
+    alipay_public = _opt(Pem, "ALIPAY_PUBLIC_KEY")
+    wechat_api_base = _opt(Url, "WECHAT_API_BASE")
+    alipay_gateway = _opt(Url, "ALIPAY_GATEWAY")
+    outbox_lease = Whole(1, 3600, data_key="OUTBOX_LEASE", load_default=30)
+    outbox_job_timeout = Whole(1, 86400, data_key="OUTBOX_JOB_TIMEOUT", load_default=300)
+    outbox_sweep_interval = Decimal(data_key="OUTBOX_SWEEP_INTERVAL", load_default=5.0)
+    effect_modules = fields.String(data_key="EFFECT_MODULES", load_default=EFFECT_MODULES)
+    reply_deadline = Decimal(0.05, 4.5, data_key="REPLY_DEADLINE", load_default=4.0)
+    notice_lease = Whole(2, 3600, data_key="NOTICE_LEASE", load_default=120)
+    staff_rate_limit = RateLimit(data_key="STAFF_RATE_LIMIT", load_default="600 per minute")
+    login_rate_limit = RateLimit(data_key="LOGIN_RATE_LIMIT", load_default="10 per minute")
+    chat_rate_per_min = Whole(1, 100_000, data_key="CHAT_RATE_PER_MIN", load_default=30)
+    push_timeout = Decimal(0.1, 60, data_key="PUSH_TIMEOUT", load_default=5.0)
+
+    def __init__(self, present: dict):
+        super().__init__()
+        self.present = present  # the variables set (post_load also reads free-form names: ALIPAY_APPID …)
+
+    @validates_schema
+    def _production(self, data, **_):
+        if data["env"] == "production":
+            for name in PRODUCTION_REQUIRED:
+                if name not in self.present:
+                    raise ValidationError("is required when APP_ENV=production", name)
+            if data["sms_verification"] == "on" and data["sms_sender"] == "log":
+                raise ValidationError("is required when SMS_VERIFICATION=on in production (log only writes to the "
+                                      "log)", "SMS_SENDER")
+
+    @post_load
+    def _settings(self, d, **_) -> Settings:
+        """Keys and secrets last: a development secret is generated only when all else is valid."""
+        var_dir = Path(d["var_dir"]).resolve()
+        secret = d["secret_key"] or _dev_secret(var_dir, "secret_key")
+        pii_key = decode_key("PII_KEY", d["pii_key"] or _dev_secret(var_dir, "pii_key"))
+        old = tuple(decode_key("PII_OLD_KEYS", k) for k in d["pii_old_keys"].split(",") if k.strip())
+        env, original = d["env"], self.present
+        return Settings(
+            env=env, var_dir=var_dir,
+            database_url=d["database_url"] or f"sqlite:///{var_dir / 'healthcode.db'}",
+            redis_url=d["redis_url"], secret_key=secret.encode(), pii_key=pii_key, pii_old_keys=old,
+            region_policy=d["region_policy"],
+            public_base_url=d["public_base_url"] or f"http://127.0.0.1:{d['port']}", port=d["port"],
+            log_level=d["log_level"], sms_verification=d["sms_verification"] == "on",
+            conversation_timeout=d["conversation_timeout"], code_token_ttl=d["code_token_ttl"],
+            font_path=d["font_path"],
+            wechat=_wechat(original, "WECHAT_", env, secret, d["wechat_aes"]),
+            wechat_mp=_wechat(original, "WECHAT_MP_", env, secret, d["wechat_mp_aes"]),
+            alipay={"appid": original.get("ALIPAY_APPID"), "app_private_key": d["alipay_private"],
+                    "alipay_public_key": d["alipay_public"]},
+            wechat_api_base=d["wechat_api_base"], alipay_gateway=d["alipay_gateway"],
+            wechat_template_code_changed=original.get("WECHAT_TEMPLATE_CODE_CHANGED"),
+            wechat_template_appeal_decided=original.get("WECHAT_TEMPLATE_APPEAL_DECIDED"),
+            outbox_lease=d["outbox_lease"], outbox_job_timeout=d["outbox_job_timeout"],
+            outbox_sweep_interval=d["outbox_sweep_interval"],
+            effect_modules=tuple(m.strip() for m in d["effect_modules"].split(",") if m.strip()),
+            sms_sender=d["sms_sender"], reply_deadline=d["reply_deadline"], notice_lease=d["notice_lease"],
+            staff_rate_limit=d["staff_rate_limit"], login_rate_limit=d["login_rate_limit"],
+            chat_rate_per_min=d["chat_rate_per_min"], push_timeout=d["push_timeout"],
+            redis_ca_file=d["redis_ca_file"])
+
+
 def _dev_secret(var_dir: Path, filename: str) -> str:
     """Generate a development secret once and keep it (0600) so restarts keep working."""
     path = var_dir / filename
@@ -152,148 +304,27 @@ def _dev_secret(var_dir: Path, filename: str) -> str:
     return path.read_text().strip()
 
 
-def _url(env, name, default=None, schemes=("http", "https")):
-    raw = _get(env, name, default)
-    if raw is None:
-        return None
-    parsed = urlparse(raw)
-    if parsed.scheme not in schemes or not parsed.netloc:
-        raise SettingError(name, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}, got {raw!r}")
-    return raw.rstrip("/")
-
-
-def _pem(env, name):
-    """Alipay keys: PEM text, or @/path/to/file.pem."""
-    raw = _get(env, name)
-    if raw is None:
-        return None
-    if raw.startswith("@"):
-        path = Path(raw[1:])
-        if not path.is_file():
-            raise SettingError(name, f"file {path} does not exist")
-        raw = path.read_text()
-    return raw.replace("\\n", "\n")
-
-
-DEV_WECHAT_APPIDS = {"WECHAT_": "wxhealthcodedev001", "WECHAT_MP_": "wxhealthcodedev002"}
-
-
 def _dev_aes_key(secret: str, prefix: str) -> str:
     """A development EncodingAESKey (43 characters) derived from the secret, stable across restarts."""
-    import hashlib
+    return base64.b64encode(hashlib.sha256((prefix + secret).encode()).digest()).decode()[:43] \
+        .replace("+", "A").replace("/", "B")
 
-    return base64.b64encode(hashlib.sha256((prefix + secret).encode()).digest()).decode()[:43].replace("+", "A").replace("/", "B")
 
-
-def _wechat(env, prefix, app_env, secret):
-    aes = _get(env, prefix + "ENCODING_AES_KEY")
-    if aes is not None and not re.fullmatch(r"[A-Za-z0-9+/]{43}", aes):
-        raise SettingError(prefix + "ENCODING_AES_KEY", "must be the 43-character EncodingAESKey from the WeChat console")
-    if app_env == "development" and _get(env, prefix + "TOKEN") is None:
+def _wechat(env: dict, prefix: str, app_env: str, secret: str, aes: str | None) -> dict:
+    if app_env == "development" and not env.get(prefix + "TOKEN"):
         # make dev works without a WeChat account: the development chat page signs with these
         return {"token": "healthcode-dev", "appid": DEV_WECHAT_APPIDS[prefix], "secret": "dev-secret",
                 "encoding_aes_key": aes or _dev_aes_key(secret, prefix)}
-    return {
-        "token": _get(env, prefix + "TOKEN"),
-        "appid": _get(env, prefix + "APPID"),
-        "secret": _get(env, prefix + "SECRET"),
-        "encoding_aes_key": aes,
-    }
+    return {"token": env.get(prefix + "TOKEN"), "appid": env.get(prefix + "APPID"),
+            "secret": env.get(prefix + "SECRET"), "encoding_aes_key": aes}
 
 
 def load_settings(env: dict | None = None) -> Settings:
-    env = dict(os.environ if env is None else env)
-    app_env = _get(env, "APP_ENV", "development")
-    if app_env not in ENVIRONMENTS:
-        raise SettingError("APP_ENV", f"must be one of {', '.join(ENVIRONMENTS)}, got {app_env!r}")
-    if app_env == "production":
-        for name in PRODUCTION_REQUIRED:
-            if _get(env, name) is None:
-                raise SettingError(name, "is required when APP_ENV=production")
-
-    var_dir = Path(_get(env, "VAR_DIR", str(ROOT / "var"))).resolve()
-
-    database_url = _get(env, "DATABASE_URL", f"sqlite:///{var_dir / 'healthcode.db'}")
-    if not re.match(r"^(sqlite|postgres|postgresql)(\+\w+)?://", database_url):
-        raise SettingError("DATABASE_URL", "must be a sqlite:/// or postgresql:// URL")
-
-    redis_url = _get(env, "REDIS_URL")
-    if redis_url is not None and not re.match(r"^(redis|rediss|unix)://", redis_url):
-        raise SettingError("REDIS_URL", "must start with redis://, rediss:// or unix://")
-
-    redis_ca = _get(env, "REDIS_CA_FILE")
-    if redis_ca is not None and not Path(redis_ca).is_file():
-        raise SettingError("REDIS_CA_FILE", f"file {redis_ca} does not exist")
-
-    secret = _get(env, "SECRET_KEY") or _dev_secret(var_dir, "secret_key")
-    if len(secret) < 16:
-        raise SettingError("SECRET_KEY", "must be at least 16 characters")
-
-    pii_key = decode_key("PII_KEY", _get(env, "PII_KEY") or _dev_secret(var_dir, "pii_key"))
-    old = tuple(decode_key("PII_OLD_KEYS", k) for k in (_get(env, "PII_OLD_KEYS", "") or "").split(",") if k.strip())
-
-    policy = _get(env, "REGION_POLICY", "zhejiang")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", policy):
-        raise SettingError("REGION_POLICY", f"must be a policy file name under config/policies/, got {policy!r}")
-
-    sms = _get(env, "SMS_VERIFICATION", "off").lower()
-    if sms not in ("on", "off"):
-        raise SettingError("SMS_VERIFICATION", f"must be on or off, got {sms!r}")
-
-    level = _get(env, "LOG_LEVEL", "INFO").upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise SettingError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
-
-    font = _get(env, "FONT_PATH")
-    if font is not None and not Path(font).is_file():
-        raise SettingError("FONT_PATH", f"file {font} does not exist")
-
-    sms_sender = _get(env, "SMS_SENDER", "log")
-    if sms_sender != "log" and not re.fullmatch(r"[\w.]+:\w+", sms_sender):
-        raise SettingError("SMS_SENDER", f"must be log or package.module:function, got {sms_sender!r}")
-    if app_env == "production" and sms == "on" and sms_sender == "log":
-        raise SettingError("SMS_SENDER", "is required when SMS_VERIFICATION=on in production (log only writes to the log)")
-
-    port = _int(env, "PORT", 8000, 1, 65535)
-    modules = tuple(m.strip() for m in (_get(env, "EFFECT_MODULES", "workers.effects,workers.codes,workers.appeals")).split(",") if m.strip())
-
-    return Settings(
-        env=app_env,
-        var_dir=var_dir,
-        database_url=database_url,
-        redis_url=redis_url,
-        secret_key=secret.encode(),
-        pii_key=pii_key,
-        pii_old_keys=old,
-        region_policy=policy,
-        public_base_url=_url(env, "PUBLIC_BASE_URL", f"http://127.0.0.1:{port}"),
-        port=port,
-        log_level=level,
-        sms_verification=sms == "on",
-        conversation_timeout=_int(env, "CONVERSATION_TIMEOUT", 1800, 10, 7 * 86400),
-        code_token_ttl=_int(env, "CODE_TOKEN_TTL", 300, 10, 86400),
-        font_path=font,
-        wechat=_wechat(env, "WECHAT_", app_env, secret),
-        wechat_mp=_wechat(env, "WECHAT_MP_", app_env, secret),
-        alipay={
-            "appid": _get(env, "ALIPAY_APPID"),
-            "app_private_key": _pem(env, "ALIPAY_APP_PRIVATE_KEY"),
-            "alipay_public_key": _pem(env, "ALIPAY_PUBLIC_KEY"),
-        },
-        wechat_api_base=_url(env, "WECHAT_API_BASE"),
-        alipay_gateway=_url(env, "ALIPAY_GATEWAY"),
-        wechat_template_code_changed=_get(env, "WECHAT_TEMPLATE_CODE_CHANGED"),
-        wechat_template_appeal_decided=_get(env, "WECHAT_TEMPLATE_APPEAL_DECIDED"),
-        outbox_lease=_int(env, "OUTBOX_LEASE", 30, 1, 3600),
-        outbox_job_timeout=_int(env, "OUTBOX_JOB_TIMEOUT", 300, 1, 86400),
-        outbox_sweep_interval=_float(env, "OUTBOX_SWEEP_INTERVAL", 5.0),
-        effect_modules=modules,
-        sms_sender=sms_sender,
-        reply_deadline=_float(env, "REPLY_DEADLINE", 4.0, 0.05, 4.5),
-        notice_lease=_int(env, "NOTICE_LEASE", 120, 2, 3600),
-        staff_rate_limit=_limit(env, "STAFF_RATE_LIMIT", "600 per minute"),
-        login_rate_limit=_limit(env, "LOGIN_RATE_LIMIT", "10 per minute"),
-        chat_rate_per_min=_int(env, "CHAT_RATE_PER_MIN", 30, 1, 100_000),
-        push_timeout=_float(env, "PUSH_TIMEOUT", 5.0, 0.1, 60),
-        redis_ca_file=redis_ca,
-    )
+    raw = os.environ if env is None else env
+    # an empty or blank variable counts as unset; values lose their surrounding spaces
+    present = {k: v.strip() for k, v in raw.items() if isinstance(v, str) and v.strip()}
+    try:
+        return SettingsSchema(present).load(present)
+    except ValidationError as err:
+        name, problems = next(iter(err.messages.items()))
+        raise SettingError(name, problems[0] if isinstance(problems, list) else str(problems)) from None
