@@ -132,24 +132,57 @@ def client(app):
 
 
 @pytest.fixture
-def wechat_services(env):
-    """Services with the WeChat official account configured (tests.support.chat.Chat talks to it)."""
+def make_app(env):
+    """make_app(**settings) -> (app, services): an app on Services of its own, with the WeChat
+    official account configured and these settings on top of the test's; closed at teardown."""
+    from bot import create_app
     from bot.services import Services
     from tests.support.chat import WECHAT_ENV
     from workers import runtime
 
-    svc = Services.from_env({**env, **WECHAT_ENV})
-    runtime.use(svc)
-    yield svc
-    svc.close()
+    made = []
+
+    def make(**settings):
+        svc = Services.from_env({**env, **WECHAT_ENV, **{k: str(v) for k, v in settings.items()}})
+        runtime.use(svc)
+        made.append(svc)
+        return create_app(services=svc), svc
+
+    yield make
+    for svc in made:
+        svc.close()
     runtime._services = None
 
 
 @pytest.fixture
-def wechat_app(wechat_services):
-    from bot import create_app
+def wechat_app(make_app):
+    """The app of most chat tests: the WeChat official account configured (tests.support.chat.Chat)."""
+    return make_app()[0]
 
-    return create_app(services=wechat_services)
+
+@pytest.fixture
+def live(env):
+    """The app served on a local port (for headless Chromium), with the platform stub: (base URL,
+    app, services, stub)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from bot import create_app
+    from bot.devtools.platform_stub import PlatformStub
+    from bot.services import Services
+    from tests.support.chat import WECHAT_ENV
+    from workers import runtime
+
+    with PlatformStub() as stub:
+        svc = Services.from_env({**env, **WECHAT_ENV, "WECHAT_API_BASE": stub.base_url})
+        runtime.use(svc)
+        app = create_app(services=svc)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_port}", app, svc, stub
+        server.shutdown()
+        svc.close()
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

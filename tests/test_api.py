@@ -229,7 +229,7 @@ def test_a_lab_result_turns_yellow_green_and_the_push_reaches_the_stub(env, clie
     from bot.devtools.platform_stub import PlatformStub
     from bot.services import Services
     from tests.support.chat import REGISTRATION, WECHAT_ENV, Chat
-    from tests.test_outbox import burst
+    from tests.support.workers import burst
     from workers import notices, runtime
 
     with PlatformStub() as stub:

@@ -17,7 +17,7 @@ from bot.domain.models import (ChannelIdentity, Code, CodeHistory, Declaration, 
                         ReevaluationRun, RiskArea, TestResult, TravelFact)
 from bot.domain.people import get_or_create_person
 from tests.conftest import ROOT
-from tests.test_outbox import burst
+from tests.support.workers import burst
 
 ID_A, ID_B = "11010519491231002X", "330102199001011237"
 

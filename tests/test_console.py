@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import urllib.request
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from bot.domain.models import Appeal, AuditLog
-from bot.domain.staff import create_staff
-from tests.support.chat import REGISTRATION, WECHAT_ENV, Chat
-
-
-def _token(services, role, scope=None, name=None):
-    with services.db.session() as s:
-        return create_staff(s, role, name or f"{role} staff", scope=scope or [])[1]
-
-
-def _login(client, token):
-    return client.post("/console/login", data={"token": token})
+from tests.support.staff import sign_in as _login
+from tests.support.staff import staff_token as _token
+from tests.support.chat import REGISTRATION, Chat
 
 
 def test_sign_in_roles_and_csrf(client, services):
@@ -55,30 +44,12 @@ def test_a_disabled_account_is_out_at_once(client, services):
     assert client.get("/console/appeals").status_code == 302
 
 
-@pytest.fixture
-def live(env):
-    from bot import create_app
-    from bot.devtools.platform_stub import PlatformStub
-    from bot.services import Services
-    from workers import runtime
-
-    with PlatformStub() as stub:
-        svc = Services.from_env({**env, **WECHAT_ENV, "WECHAT_API_BASE": stub.base_url})
-        runtime.use(svc)
-        app = create_app(services=svc)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield f"http://127.0.0.1:{server.server_port}", app, svc, stub
-        server.shutdown()
-        svc.close()
-
-
 def test_reviewer_decides_an_appeal_in_the_browser_and_the_citizen_sees_it(live, browser):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.test_outbox import burst
+    from tests.support.workers import burst
     from workers import notices
 
     base, app, svc, stub = live

@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.infra.db import SHANGHAI, utcnow
 from bot.domain.models import (Appeal, AppealEvidence, ArrivalReport, AuditLog, Code, Declaration, FamilyBinding,
                         LimitedPass, Notice)
 from bot.domain.people import find_person
-from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV, Chat, id_card
+from tests.support.chat import CLEAN, REGISTRATION, Chat, id_card
 
 TODAY = utcnow().astimezone(SHANGHAI).date()
 GRANDMA = id_card("11010519491231002")          # born 1949
 CHILD = id_card(f"110105{TODAY.year - 6}0101123")  # six years old
 TEEN = id_card(f"110105{TODAY.year - 16}0101123")  # sixteen
-
-
-def _app(env, **extra):
-    from bot import create_app
-    from bot.services import Services
-
-    svc = Services.from_env({**env, **WECHAT_ENV, **{k: str(v) for k, v in extra.items()}})
-    return create_app(services=svc), svc
-
-
-@pytest.fixture
-def chat_app(env):
-    app, svc = _app(env)
-    yield app
-    svc.close()
 
 
 def registered(app, user="o-owner"):
@@ -45,8 +29,8 @@ def count(app, model, *where):
         return s.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def test_family_add_adult_with_consent_child_as_guardian_and_refusals(chat_app):
-    chat = registered(chat_app)
+def test_family_add_adult_with_consent_child_as_guardian_and_refusals(wechat_app):
+    chat = registered(wechat_app)
     assert "1 添加家人" in chat.say("3")
     chat.say("1")
     chat.say("4")                                   # grandparent
@@ -66,40 +50,40 @@ def test_family_add_adult_with_consent_child_as_guardian_and_refusals(chat_app):
     # yourself: refused
     chat.run("3", "1", "5", "张三")
     assert "不能添加本人" in chat.run(REGISTRATION[3], "1")
-    with chat_app.extensions["services"].db.session() as s:
+    with wechat_app.extensions["services"].db.session() as s:
         kinds = dict(s.execute(select(FamilyBinding.relationship_kind, FamilyBinding.guardian)).all())
         actions = [a for (a,) in s.execute(select(AuditLog.action).where(AuditLog.action.like("family.%")))]
     assert kinds == {"grandparent": False, "child": True}
     assert actions.count("family.added") == 2
 
 
-def test_a_teenager_needs_consent_and_cancel_adds_nobody(chat_app):
-    chat = registered(chat_app)
+def test_a_teenager_needs_consent_and_cancel_adds_nobody(wechat_app):
+    chat = registered(wechat_app)
     chat.run("3", "1", "1", "张小红")
     assert "征得本人同意" in chat.say(TEEN)
     assert "已取消" in chat.say("2")
-    assert count(chat_app, FamilyBinding) == 0
+    assert count(wechat_app, FamilyBinding) == 0
 
 
-def test_family_limits_ten_members_three_accounts(chat_app):
-    chat = registered(chat_app)
+def test_family_limits_ten_members_three_accounts(wechat_app):
+    chat = registered(wechat_app)
     for i in range(10):
         chat.run("3", "1", "5", "家人" + "甲乙丙丁戊己庚辛壬癸"[i], id_card(f"1101051960{i + 1:02d}01{i:03d}"), "1")
-    assert count(chat_app, FamilyBinding) == 10
+    assert count(wechat_app, FamilyBinding) == 10
     assert "最多绑定10位家人" in chat.run("3", "1")
     # the same member bound by three other accounts: a fourth is refused
     member = id_card("11010519550505123")
     for n in range(3):
-        other = Chat(chat_app, user=f"o-other-{n}")
+        other = Chat(wechat_app, user=f"o-other-{n}")
         other.run("1", "某人", "1", id_card(f"11010119800{n + 1}01123"), "13812345678", *CLEAN, "1")
         assert "已添加家人" in other.run("3", "1", "2", "老王", member, "1")
-    fourth = Chat(chat_app, user="o-other-4")
+    fourth = Chat(wechat_app, user="o-other-4")
     fourth.run("1", "某人", "1", id_card("11010119800109123"), "13812345678", *CLEAN, "1")
     assert "已被3个账号绑定" in fourth.run("3", "1", "2", "老王", member, "1")
 
 
-def test_declare_for_a_member_then_view_and_unbind(env):
-    app, svc = _app(env)
+def test_declare_for_a_member_then_view_and_unbind(env, make_app):
+    app, svc = make_app()
     try:
         chat = registered(app)
         chat.run("3", "1", "4", "李奶奶", GRANDMA, "1")
@@ -130,15 +114,15 @@ def test_declare_for_a_member_then_view_and_unbind(env):
         svc.close()
 
 
-def test_appeal_with_images_one_open_per_person_and_progress(env):
+def test_appeal_with_images_one_open_per_person_and_progress(env, make_app):
     import json
     import urllib.request
 
     from bot.devtools.platform_stub import PlatformStub
-    from tests.test_outbox import burst
+    from tests.support.workers import burst
 
     with PlatformStub() as stub:
-        app, svc = _app(env, WECHAT_API_BASE=stub.base_url)
+        app, svc = make_app(WECHAT_API_BASE=stub.base_url)
         try:
             from workers import runtime
 
@@ -178,8 +162,8 @@ def test_appeal_with_images_one_open_per_person_and_progress(env):
             svc.close()
 
 
-def test_limited_pass_yellow_only_once_per_episode(env):
-    app, svc = _app(env, REGION_POLICY="guangxi-hechi")
+def test_limited_pass_yellow_only_once_per_episode(env, make_app):
+    app, svc = make_app(REGION_POLICY="guangxi-hechi")
     try:
         chat = registered(app)
         menu = chat.say("菜单")
@@ -206,15 +190,15 @@ def test_limited_pass_yellow_only_once_per_episode(env):
         svc.close()
 
 
-def test_flows_of_disabled_features_are_not_offered(chat_app):
-    chat = registered(chat_app)
+def test_flows_of_disabled_features_are_not_offered(wechat_app):
+    chat = registered(wechat_app)
     menu = chat.say("菜单")
     assert "黄码限时通行" not in menu and "返程报备" not in menu
     assert "限时通行" not in chat.say("6")
 
 
-def test_arrival_report_enters_the_community_queue(env):
-    app, svc = _app(env, REGION_POLICY="guangxi-hechi")
+def test_arrival_report_enters_the_community_queue(env, make_app):
+    app, svc = make_app(REGION_POLICY="guangxi-hechi")
     try:
         chat = registered(app)
         chat.say("7")

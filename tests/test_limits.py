@@ -5,19 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.staff import create_staff
-from tests.support.chat import WECHAT_ENV, Chat
+from tests.support.chat import Chat
 
 
-def _app(env, **extra):
-    from bot import create_app
-    from bot.services import Services
-
-    svc = Services.from_env({**env, **WECHAT_ENV, **extra})
-    return create_app(services=svc), svc
-
-
-def test_a_chat_user_sending_too_fast_is_told_once(env):
-    app, svc = _app(env, CHAT_RATE_PER_MIN="3")
+def test_a_chat_user_sending_too_fast_is_told_once(env, make_app):
+    app, svc = make_app(CHAT_RATE_PER_MIN="3")
     try:
         chat = Chat(app, user="o-fast")
         for _ in range(3):
@@ -33,8 +25,8 @@ def test_a_chat_user_sending_too_fast_is_told_once(env):
         svc.close()
 
 
-def test_staff_tokens_are_limited_one_by_one(env):
-    app, svc = _app(env, STAFF_RATE_LIMIT="3 per minute")
+def test_staff_tokens_are_limited_one_by_one(env, make_app):
+    app, svc = make_app(STAFF_RATE_LIMIT="3 per minute")
     try:
         with svc.db.session() as s:
             a = create_staff(s, "admin", "甲")[1]
@@ -49,8 +41,8 @@ def test_staff_tokens_are_limited_one_by_one(env):
         svc.close()
 
 
-def test_console_sign_in_attempts_are_limited(env):
-    app, svc = _app(env, LOGIN_RATE_LIMIT="2 per minute")
+def test_console_sign_in_attempts_are_limited(env, make_app):
+    app, svc = make_app(LOGIN_RATE_LIMIT="2 per minute")
     try:
         client = app.test_client()
         codes = [client.post("/console/login", data={"token": "hcs_guess"}).status_code for _ in range(3)]

@@ -6,7 +6,6 @@ import time
 import uuid
 
 import pytest
-from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select, update
 
@@ -14,18 +13,8 @@ from bot.infra import outbox
 from bot.infra.db import utcnow
 from bot.domain.models import EffectLedger, Outbox
 from bot.services import QUEUE_NAMES
-from tests.support.workers import group_alive, start_worker, stop_worker, wait_for
+from tests.support.workers import burst, group_alive, start_worker, stop_worker, wait_for
 from workers.outbox import run
-
-
-def burst(svc):
-    """Run every queued job in this process with a plain RQ worker (keeping pytest's signal handlers)."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        SimpleWorker([svc.queue(n) for n in QUEUE_NAMES], connection=svc.redis.client()).work(burst=True)
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def add(svc, kind="ledger.record", **payload):

@@ -7,15 +7,7 @@ from sqlalchemy import func, select
 
 from bot.infra.db import utcnow
 from bot.domain.models import (AuditLog, ChannelIdentity, Code, DailyColourCount, Declaration, Person, Scan)
-from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV, Chat
-
-
-def _app(env):
-    from bot import create_app
-    from bot.services import Services
-
-    svc = Services.from_env({**env, **WECHAT_ENV})
-    return create_app(services=svc), svc
+from tests.support.chat import CLEAN, REGISTRATION, Chat
 
 
 def _count(svc, model, *where):
@@ -23,8 +15,8 @@ def _count(svc, model, *where):
         return s.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def test_older_than_removes_old_records_only(env):
-    app, svc = _app(env)
+def test_older_than_removes_old_records_only(env, make_app):
+    app, svc = make_app()
     try:
         chat = Chat(app, user="o-purge")
         chat.run(*REGISTRATION, *CLEAN, "1")
@@ -46,8 +38,8 @@ def test_older_than_removes_old_records_only(env):
         svc.close()
 
 
-def test_all_personal_data_leaves_anonymous_counts(env):
-    app, svc = _app(env)
+def test_all_personal_data_leaves_anonymous_counts(env, make_app):
+    app, svc = make_app()
     try:
         Chat(app, user="o-a").run(*REGISTRATION, *CLEAN, "1")
         assert svc.redis.client().keys("chat:*")

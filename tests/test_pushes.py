@@ -253,7 +253,7 @@ def test_a_limited_pass_ending_warns_the_person_and_the_family(push, stub):
     import datetime as dt
 
     from bot.domain.models import FamilyBinding, LimitedPass, Outbox
-    from tests.test_outbox import burst
+    from tests.support.workers import burst
     from bot.domain.notices import schedule_pass_ending
 
     nid = _notice(push, openid="o-pass-me", new="yellow")  # a person with a yellow code and an account

@@ -13,11 +13,12 @@ from sqlalchemy import select, update
 
 from bot.domain.codes import person_facts
 from bot.infra.db import SHANGHAI, utcnow
-from bot.domain.models import Alert, Appeal, ArrivalReport, Code, CodeHistory, Measure, Notice, Person, TravelFact
+from bot.domain.models import Alert, ArrivalReport, Code, CodeHistory, Measure, Notice, Person, TravelFact
 from tests.support.chat import REGISTRATION, WECHAT_ENV, Chat
 from tests.support.workers import start_worker, stop_worker, wait_for
-from tests.test_console import _login, _token, live  # noqa: F401  (live: a fixture)
-from tests.test_outbox import burst
+from tests.support.staff import sign_in as _login
+from tests.support.staff import staff_token as _token
+from tests.support.workers import burst
 from workers import notices
 
 ID_NUMBER = REGISTRATION[3]
@@ -159,8 +160,9 @@ def test_resolving_an_alert_with_a_case_status_lets_the_case_rules_decide(client
     assert client.get("/api/v1/alerts", headers=auth(reviewer)).json["alerts"] == []
 
 
-def test_an_appeal_corrected_by_voiding_a_wrong_trip_stays_green(wechat_app, wechat_services):
-    app, services = wechat_app, wechat_services
+def test_an_appeal_corrected_by_voiding_a_wrong_trip_stays_green(wechat_app):
+    app = wechat_app
+    services = app.extensions["services"]
     client = app.test_client()
     chat = Chat(app, user="o-trip")
     arrived = today() - dt.timedelta(days=2)

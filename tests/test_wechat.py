@@ -14,17 +14,6 @@ from bot.domain.models import AuditLog, Code, Declaration, Person
 from tests.support.chat import APPID, AES_KEY, CLEAN, REGISTRATION, TOKEN, WECHAT_ENV, Chat
 
 
-@pytest.fixture
-def chat_app(env):
-    from bot import create_app
-    from bot.services import Services
-
-    svc = Services.from_env(dict(env, **WECHAT_ENV))
-    app = create_app(services=svc)
-    yield app
-    svc.close()
-
-
 def sign(*parts):
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
 
@@ -36,8 +25,8 @@ def count(app, model):
 
 # -- URL verification and signatures ------------------------------------------------------------
 
-def test_url_verification(chat_app):
-    c = chat_app.test_client()
+def test_url_verification(wechat_app):
+    c = wechat_app.test_client()
     ok = c.get(f"/wechat?signature={sign(TOKEN, '1409735669', '1320562132')}&timestamp=1409735669"
                f"&nonce=1320562132&echostr=hello123")
     assert ok.status_code == 200 and ok.get_data(as_text=True) == "hello123"
@@ -50,13 +39,13 @@ def test_webhook_is_off_without_a_token(client):
     assert client.get("/wechat").status_code == 404
 
 
-def test_bad_signature_is_403_and_has_no_effect(chat_app):
-    chat = Chat(chat_app)
+def test_bad_signature_is_403_and_has_no_effect(wechat_app):
+    chat = Chat(wechat_app)
     xml = chat.sim.xml("intruder", "text", {"Content": "1"})
-    c = chat_app.test_client()
+    c = wechat_app.test_client()
     r = c.post("/wechat?signature=deadbeef&timestamp=1&nonce=2", data=xml, content_type="text/xml")
     assert r.status_code == 403
-    redis = chat_app.extensions["services"].redis.client()
+    redis = wechat_app.extensions["services"].redis.client()
     assert not redis.keys("chat:*")
     # safe mode checks msg_signature, not signature: a right signature with a wrong msg_signature fails
     ts, nonce = "1409735669", "1320562132"
@@ -79,14 +68,14 @@ TENCENT_FROM_XML = (
     "5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=]]></Encrypt></xml>")
 
 
-def test_tencent_safe_mode_sample(chat_app):
+def test_tencent_safe_mode_sample(wechat_app):
     """Tencent's WXBizMsgCrypt sample message (compatible mode: plain fields and Encrypt)."""
     crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
     inner = crypto.decrypt_message(TENCENT_FROM_XML, "5d197aaffba7e9b25a30732f161a50dee96bd5fa", "1409735669",
                                    "1320562132")
     assert xmltodict.parse(inner)["xml"]["Content"] == "abcdteT"
 
-    r = chat_app.test_client().post(
+    r = wechat_app.test_client().post(
         "/wechat?signature=x&timestamp=1409735669&nonce=1320562132&encrypt_type=aes"
         "&msg_signature=5d197aaffba7e9b25a30732f161a50dee96bd5fa", data=TENCENT_FROM_XML, content_type="text/xml")
     assert r.status_code == 200
@@ -129,21 +118,21 @@ def _signed_post(app, body, content_length=None):
                                   data=body, content_type="text/xml", headers=headers)
 
 
-def test_entities_oversize_and_malformed(chat_app):
+def test_entities_oversize_and_malformed(wechat_app):
     bomb = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
             '<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime>'
             '<MsgType>text</MsgType><Content>&lol2;</Content><MsgId>1</MsgId></xml>')
-    assert _signed_post(chat_app, bomb).status_code == 400
-    assert _signed_post(chat_app, "<xml><Content>" + "a" * 70_000 + "</Content></xml>").status_code == 413
-    assert _signed_post(chat_app, "<xml><MsgType>text</MsgType>").status_code == 400
-    assert _signed_post(chat_app, "not xml at all").status_code == 400
-    assert _signed_post(chat_app, "<xml><MsgType>text</MsgType></xml>").status_code == 400  # no sender
-    assert _signed_post(chat_app, "").status_code == 400
-    assert not chat_app.extensions["services"].redis.client().keys("chat:state:*")
+    assert _signed_post(wechat_app, bomb).status_code == 400
+    assert _signed_post(wechat_app, "<xml><Content>" + "a" * 70_000 + "</Content></xml>").status_code == 413
+    assert _signed_post(wechat_app, "<xml><MsgType>text</MsgType>").status_code == 400
+    assert _signed_post(wechat_app, "not xml at all").status_code == 400
+    assert _signed_post(wechat_app, "<xml><MsgType>text</MsgType></xml>").status_code == 400  # no sender
+    assert _signed_post(wechat_app, "").status_code == 400
+    assert not wechat_app.extensions["services"].redis.client().keys("chat:state:*")
 
 
-def test_every_message_type_and_event_is_answered(chat_app):
-    chat = Chat(chat_app)
+def test_every_message_type_and_event_is_answered(wechat_app):
+    chat = Chat(wechat_app)
     sim = chat.sim
     kinds = [("text", {"Content": "你好"}), ("image", {"PicUrl": "http://x/1.jpg", "MediaId": "m1"}),
              ("voice", {"MediaId": "m2", "Format": "amr"}), ("video", {"MediaId": "m3", "ThumbMediaId": "t"}),
@@ -163,8 +152,8 @@ def test_every_message_type_and_event_is_answered(chat_app):
             assert ex.texts, event
 
 
-def test_safe_mode_conversation(chat_app):
-    chat = Chat(chat_app, safe=True)
+def test_safe_mode_conversation(wechat_app):
+    chat = Chat(wechat_app, safe=True)
     assert "姓名" in chat.say("1")
     assert "证件类型" in chat.say("张三")
     # the raw reply is encrypted: no plain text in it
@@ -180,11 +169,11 @@ def declare(app, user, *answers):
     return chat, chat.run(REGISTRATION[-1], *answers, "1")
 
 
-def test_green_declaration(chat_app):
-    chat, reply = declare(chat_app, "green-user", *CLEAN)
+def test_green_declaration(wechat_app):
+    chat, reply = declare(wechat_app, "green-user", *CLEAN)
     assert "申报成功" in reply and "绿码" in reply and "/codes/" in reply
     assert "张*" in reply and "张三" not in reply
-    with chat_app.extensions["services"].db.session() as s:
+    with wechat_app.extensions["services"].db.session() as s:
         person = s.scalar(select(Person))
         assert person.registered and person.name == "张三" and person.phone == "13812345678"
         assert s.get(Code, person.id).colour == "green"
@@ -197,36 +186,36 @@ def test_green_declaration(chat_app):
     assert "绿码" in chat.run("返回", "2")
 
 
-def test_yellow_declaration_symptoms(chat_app):
-    _, reply = declare(chat_app, "yellow-user", "2", "4", "1", "2", "5")
+def test_yellow_declaration_symptoms(wechat_app):
+    _, reply = declare(wechat_app, "yellow-user", "2", "4", "1", "2", "5")
     assert "黄码" in reply and "症状" in reply and "转绿" in reply
 
 
-def test_red_declaration_overseas(chat_app):
-    _, reply = declare(chat_app, "red-user", "1", "昨天", "4", "2", "2", "5")
+def test_red_declaration_overseas(wechat_app):
+    _, reply = declare(wechat_app, "red-user", "1", "昨天", "4", "2", "2", "5")
     arrived = utcnow().astimezone(SHANGHAI).date() - dt.timedelta(days=1)
     green = arrived + dt.timedelta(days=21)
     assert "红码" in reply and "入境未满21天" in reply and f"（{green.month}月{green.day}日）转为绿码" in reply
 
 
-def test_red_declaration_from_a_risk_area_in_the_table(chat_app):
+def test_red_declaration_from_a_risk_area_in_the_table(wechat_app):
     from bot.domain.models import RiskArea
     import datetime as dt
 
-    with chat_app.extensions["services"].db.session() as s:
+    with wechat_app.extensions["services"].db.session() as s:
         s.add(RiskArea(code="330106001", name="浙江省杭州市西湖区北山街道", level="high", since=dt.date(2026, 11, 1)))
     # answered "a city with local cases" but came from inside the high-risk area: the table wins
-    _, reply = declare(chat_app, "risk-user", "2", "3", "浙江省杭州市西湖区北山街道", "昨天", "2", "2", "5")
+    _, reply = declare(wechat_app, "risk-user", "2", "3", "浙江省杭州市西湖区北山街道", "昨天", "2", "2", "5")
     assert "红码" in reply
-    with chat_app.extensions["services"].db.session() as s:
+    with wechat_app.extensions["services"].db.session() as s:
         from bot.domain.models import TravelFact
 
         fact = s.scalar(select(TravelFact))
         assert fact.origin_code == "330106001" and fact.origin_class == "high"
 
 
-def test_my_code_and_health_code_word(chat_app):
-    chat = Chat(chat_app, user="viewer")
+def test_my_code_and_health_code_word(wechat_app):
+    chat = Chat(wechat_app, user="viewer")
     assert "还没有健康码" in chat.say("2")
     assert "还没有健康码" in chat.say("健康码")
     chat.run(*REGISTRATION, *CLEAN, "1")
@@ -235,23 +224,23 @@ def test_my_code_and_health_code_word(chat_app):
     assert "当前是【绿码】" in chat.say("健康码")
 
 
-def test_same_id_number_from_another_account_is_refused(chat_app):
-    declare(chat_app, "owner", *CLEAN)
-    _, reply = declare(chat_app, "someone-else", *CLEAN)
+def test_same_id_number_from_another_account_is_refused(wechat_app):
+    declare(wechat_app, "owner", *CLEAN)
+    _, reply = declare(wechat_app, "someone-else", *CLEAN)
     assert "另一个账号" in reply
-    assert count(chat_app, Declaration) == 1
+    assert count(wechat_app, Declaration) == 1
 
 
 # -- retries and concurrency ---------------------------------------------------------------------
 
-def test_retries_get_the_same_reply_and_have_one_effect(chat_app):
-    chat = Chat(chat_app, user="retrier")
+def test_retries_get_the_same_reply_and_have_one_effect(wechat_app):
+    chat = Chat(wechat_app, user="retrier")
     chat.run(*REGISTRATION, *CLEAN)
     xml = chat.sim.xml(chat.user, "text", {"Content": "1"})
     replies = [chat.sim.send(xml) for _ in range(4)]  # the first and three retries, same MsgId
     assert all(r.status == 200 for r in replies)
     assert len({r.texts for r in replies}) == 1 and "申报成功" in replies[0].texts
-    assert count(chat_app, Declaration) == 1
+    assert count(wechat_app, Declaration) == 1
     # an event retried (same sender and CreateTime, no MsgId) is also handled once
     ev = chat.sim.xml(chat.user, "event", {"Event": "CLICK", "EventKey": "DECLARE"}, msg_id=False, created=1700000000)
     first = chat.sim.send(ev)
@@ -262,15 +251,15 @@ def test_retries_get_the_same_reply_and_have_one_effect(chat_app):
     assert "症状" in chat.say("4")             # the retry did not restart the flow
 
 
-def test_two_messages_of_one_user_at_once_do_not_corrupt_the_state(chat_app):
-    chat = Chat(chat_app, user="twin")
+def test_two_messages_of_one_user_at_once_do_not_corrupt_the_state(wechat_app):
+    chat = Chat(wechat_app, user="twin")
     chat.run(*REGISTRATION[:2])  # at the id_type question
     results = []
     barrier = threading.Barrier(2)
 
     def send(text):
         barrier.wait()
-        results.append(Chat(chat_app, user="twin").say(text))
+        results.append(Chat(wechat_app, user="twin").say(text))
 
     threads = [threading.Thread(target=send, args=(t,)) for t in ("1", "1")]
     [t.start() for t in threads]
@@ -346,15 +335,15 @@ def test_database_down_answers_busy_and_keeps_the_state(env, tmp_path):
     ("2", "4", "1", "1", "4", "1", "前天", "不清楚"),          # symptoms, close contact, isolation
     ("2", "4", "2", "2", "3", "今天", "明天"),                # home health observation, ending tomorrow
 ])
-def test_first_declaration_facts_match_what_is_read_back(chat_app, answers):
+def test_first_declaration_facts_match_what_is_read_back(wechat_app, answers):
     """A new person's code is decided from the rows just written (not read back): the same
     decision must come from the database's facts."""
     from bot.domain.codes import person_facts
 
-    chat = Chat(chat_app, user="fresh")
+    chat = Chat(wechat_app, user="fresh")
     reply = chat.run(*REGISTRATION, *answers, "1")
     assert "申报成功" in reply
-    svc = chat_app.extensions["services"]
+    svc = wechat_app.extensions["services"]
     with svc.db.session() as s:
         code = s.scalar(select(Code))
         again = svc.policy.evaluate(person_facts(s, code.person_id), code.evaluated_at)
@@ -363,26 +352,26 @@ def test_first_declaration_facts_match_what_is_read_back(chat_app, answers):
                                                                              code.next_step)
 
 
-def test_an_unreadable_state_starts_afresh(chat_app):
-    chat = Chat(chat_app, user="garbled")
+def test_an_unreadable_state_starts_afresh(wechat_app):
+    chat = Chat(wechat_app, user="garbled")
     chat.run(*REGISTRATION[:2])
-    redis = chat_app.extensions["services"].redis.client()
+    redis = wechat_app.extensions["services"].redis.client()
     [key] = redis.keys("chat:state:*garbled")
     redis.set(key, "not-a-state")  # e.g. written under a PII key no longer configured
     assert "请回复数字选择服务" in chat.say("9")
     assert "姓名" in chat.say("1")
 
 
-def test_missing_to_user_is_not_wechat_xml(chat_app):
+def test_missing_to_user_is_not_wechat_xml(wechat_app):
     body = ("<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>"
             "<Content>1</Content><MsgId>5</MsgId></xml>")
-    assert _signed_post(chat_app, body).status_code == 400
+    assert _signed_post(wechat_app, body).status_code == 400
 
 
-def test_a_bug_in_a_step_resets_the_flow_instead_of_sticking(chat_app, monkeypatch):
+def test_a_bug_in_a_step_resets_the_flow_instead_of_sticking(wechat_app, monkeypatch):
     import handlers.declare as declare
 
-    chat = Chat(chat_app, user="unlucky")
+    chat = Chat(wechat_app, user="unlucky")
     chat.say("1")
     ask = declare.FLOW.states["name"]
 

@@ -1,4 +1,5 @@
-"""Real worker processes for tests: start, wait, stop (the whole process group)."""
+"""Workers for tests: real worker processes (start, wait, stop the whole process group), and
+burst(), every queued job run in this process."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,10 @@ import subprocess
 import sys
 import time
 
+from rq import SimpleWorker
+
 from bot.infra.config import ROOT
+from bot.services import QUEUE_NAMES
 
 
 def start_worker(env, log):
@@ -39,3 +43,13 @@ def stop_worker(proc) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
     wait_for(lambda: not group_alive(proc.pid), 10)
+
+
+def burst(svc):
+    """Run every queued job in this process with a plain RQ worker (keeping pytest's signal handlers)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        SimpleWorker([svc.queue(n) for n in QUEUE_NAMES], connection=svc.redis.client()).work(burst=True)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
