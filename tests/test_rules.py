@@ -71,9 +71,7 @@ def test_every_rule_entry_has_examples(name):
             assert any(not holds_somewhere(policy, rule, facts, now) for facts, now, _ in parsed)
 
 
-def test_rules_md_examples_present():
-    """The table at the end of rules.md, verbatim."""
-    cases = [
+RULES_MD = [  # the table at the end of rules.md, verbatim
         ("zhejiang", {"symptoms": {"present": False, "declared_at": "2026-11-22T08:00:00+08:00"}}, "green", "Z11"),
         ("zhejiang", {"symptoms": {"present": True, "declared_at": "2026-11-21T09:00:00+08:00"}}, "yellow", "Z8"),
         ("zhejiang", {"symptoms": {"present": True, "declared_at": "2026-11-21T09:00:00+08:00"},
@@ -88,10 +86,13 @@ def test_rules_md_examples_present():
         ("guangxi-hechi", {"travel": {"origin_class": "risk_county", "arrival": "2026-11-13"}}, "yellow", "H3"),
         ("yunnan", {"symptoms": {"present": True, "declared_at": "2026-11-20T09:00:00+08:00"},
                     "tests": [{"sampled_at": "2026-11-21T09:00:00+08:00", "result": "negative"}]}, "yellow", "Y2"),
-    ]
-    for name, document, colour, rule in cases:
-        got = load_policy(name).evaluate(parse_facts(document)[0], NOW)
-        assert (got.colour, got.rule) == (colour, rule), (name, document)
+]
+
+
+@pytest.mark.parametrize("name, document, colour, rule", RULES_MD)
+def test_rules_md_examples_present(name, document, colour, rule):
+    got = load_policy(name).evaluate(parse_facts(document)[0], NOW)
+    assert (got.colour, got.rule) == (colour, rule), (name, document)
 
 
 def test_turns_over_time_follow_reevaluate_at():
