@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import case, select, update
 
 from bot.domain.models import ChannelIdentity, Notice
+from bot.domain.vocab import NoticeStatus
 from bot.domain.notices import QUEUED_FLAG, nudge, pending_due
 from bot.infra.db import utcnow
 from bot.infra.metrics import PUSHES
@@ -50,7 +51,8 @@ WINDOW_KEY = "chat:last:{}:{}:{}"   # written by the conversation store at each 
 def drain() -> dict:
     svc = runtime.services()
     svc.redis.client().delete(QUEUED_FLAG)  # from here on, new notices need a new nudge
-    started, totals = time.monotonic(), {"delivered": 0, "undeliverable": 0, "pending": 0}
+    started = time.monotonic()
+    totals = {NoticeStatus.DELIVERED: 0, NoticeStatus.UNDELIVERABLE: 0, NoticeStatus.PENDING: 0}
     while True:
         recover_lapsed(svc)
         claim = secrets.token_hex(8)
@@ -71,19 +73,20 @@ def recover_lapsed(svc) -> int:
     """Notices of a run that died: delivered if marked so, else due again."""
     now = utcnow()
     with svc.db.session() as s:
-        rows = s.execute(select(Notice.id, Notice.claim).where(Notice.status == "sending", Notice.lease_until < now)
+        rows = s.execute(select(Notice.id, Notice.claim).where(Notice.status == NoticeStatus.SENDING,
+                                                                Notice.lease_until < now)
                          .limit(5000)).all()
         if not rows:
             return 0
         redis = svc.redis.client()
         marks = redis.mget([SENT_MARK.format(r.id) for r in rows])
         for (nid, claim), mark in zip(rows, marks):
-            fence = (Notice.id == nid) & (Notice.claim == claim) & (Notice.status == "sending")
+            fence = (Notice.id == nid) & (Notice.claim == claim) & (Notice.status == NoticeStatus.SENDING)
             if mark:
-                s.execute(update(Notice).where(fence).values(status="delivered", via=mark.decode(),
+                s.execute(update(Notice).where(fence).values(status=NoticeStatus.DELIVERED, via=mark.decode(),
                                                              delivered_at=now, claim=None, lease_until=None))
             else:
-                s.execute(update(Notice).where(fence).values(status="pending", claim=None, lease_until=None))
+                s.execute(update(Notice).where(fence).values(status=NoticeStatus.PENDING, claim=None, lease_until=None))
     log.warning("recovered %d notices of a delivery run that stopped", len(rows))
     return len(rows)
 
@@ -95,15 +98,15 @@ def claim_batch(svc, claim: str, limit: int) -> list:
         due = select(Notice.id).where(pending_due(now)).order_by(Notice.id).limit(limit)
         if s.bind.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
-        s.execute(update(Notice).where(Notice.id.in_(due.scalar_subquery()), Notice.status == "pending")
-                  .values(status="sending", claim=claim, lease_until=lease, attempts=Notice.attempts + 1),
+        s.execute(update(Notice).where(Notice.id.in_(due.scalar_subquery()), Notice.status == NoticeStatus.PENDING)
+                  .values(status=NoticeStatus.SENDING, claim=claim, lease_until=lease, attempts=Notice.attempts + 1),
                   execution_options={"synchronize_session": False})
         return s.execute(
             select(Notice.id, Notice.kind, Notice.payload, Notice.person_id, Notice.attempts, Notice.identity_id,
                    ChannelIdentity.channel, ChannelIdentity.app_id, ChannelIdentity.external_id,
                    ChannelIdentity.subscribed, ChannelIdentity.push_consents)
             .outerjoin(ChannelIdentity, ChannelIdentity.id == Notice.identity_id)
-            .where(Notice.claim == claim, Notice.status == "sending").order_by(Notice.id)).all()
+            .where(Notice.claim == claim, Notice.status == NoticeStatus.SENDING).order_by(Notice.id)).all()
 
 
 def deliver_batch(svc, claim: str, batch: list) -> dict:
@@ -114,27 +117,29 @@ def deliver_batch(svc, claim: str, batch: list) -> dict:
     in_window = dict(zip((r.id for r in batch), windows.execute()))
     lease_renewed = time.monotonic()
     done: list[tuple[int, Outcome]] = []
-    counts = {"delivered": 0, "undeliverable": 0, "pending": 0}
+    counts = {NoticeStatus.DELIVERED: 0, NoticeStatus.UNDELIVERABLE: 0, NoticeStatus.PENDING: 0}
     paused = None
     for i, row in enumerate(batch):
         if paused is not None:
-            done.append((row.id, Outcome("pending", reason=paused.reason, retry_in=paused.retry_in, pause=True)))
-            counts["pending"] += 1
+            done.append((row.id, Outcome(NoticeStatus.PENDING, reason=paused.reason, retry_in=paused.retry_in,
+                                         pause=True)))
+            counts[NoticeStatus.PENDING] += 1
             continue
         outcome = send(svc, row, bool(in_window[row.id]))
-        if outcome.status == "delivered":  # marked first: sent on the socket, it survives this process
+        if outcome.status == NoticeStatus.DELIVERED:  # marked first: sent on the socket, it survives this process
             try:
                 svc.fast_redis.send("SET", SENT_MARK.format(row.id), outcome.via, "EX", MARK_TTL)
             except RedisError as exc:  # no mark: the database says it before anything else goes out
                 log.warning("delivery marks unavailable (%s): the batch stops here", exc.__class__.__name__)
                 rest = batch[i + 1:]
                 _write(svc, claim, [*done, (row.id, outcome), *((r.id, Outcome(
-                    "pending", reason="Redis unavailable", retry_in=5, pause=True)) for r in rest)])
-                counts["delivered"] += 1
-                counts["pending"] += len(rest)
+                    NoticeStatus.PENDING, reason="Redis unavailable", retry_in=5, pause=True)) for r in rest)])
+                counts[NoticeStatus.DELIVERED] += 1
+                counts[NoticeStatus.PENDING] += len(rest)
                 return counts
-        elif outcome.status == "pending" and RETRY.exhausted(row.attempts):
-            outcome = Outcome("undeliverable", reason=f"{outcome.reason} (gave up after {row.attempts} attempts)")
+        elif outcome.status == NoticeStatus.PENDING and RETRY.exhausted(row.attempts):
+            outcome = Outcome(NoticeStatus.UNDELIVERABLE,
+                              reason=f"{outcome.reason} (gave up after {row.attempts} attempts)")
         if outcome.pause:
             paused = outcome
         done.append((row.id, outcome))
@@ -152,7 +157,7 @@ def deliver_batch(svc, claim: str, batch: list) -> dict:
 
 def _renew(svc, claim: str) -> None:
     with svc.db.session() as s:
-        s.execute(update(Notice).where(Notice.claim == claim, Notice.status == "sending").values(
+        s.execute(update(Notice).where(Notice.claim == claim, Notice.status == NoticeStatus.SENDING).values(
             lease_until=utcnow() + dt.timedelta(seconds=svc.settings.notice_lease)))
 
 
@@ -161,21 +166,23 @@ def _write(svc, claim: str, done: list[tuple[int, Outcome]]) -> None:
     if not done:
         return
     now = utcnow()
-    fence = (Notice.claim == claim) & (Notice.status == "sending")
-    delivered = [(nid, o.via) for nid, o in done if o.status == "delivered"]
+    fence = (Notice.claim == claim) & (Notice.status == NoticeStatus.SENDING)
+    delivered = [(nid, o.via) for nid, o in done if o.status == NoticeStatus.DELIVERED]
     with svc.db.session() as s:
         if delivered:
             vias = {via for _, via in delivered}
             via_value = vias.pop() if len(vias) == 1 else case({nid: via for nid, via in delivered}, value=Notice.id)
             s.execute(update(Notice).where(fence, Notice.id.in_([nid for nid, _ in delivered])).values(
-                status="delivered", via=via_value, delivered_at=now, claim=None, lease_until=None, reason=None),
+                status=NoticeStatus.DELIVERED, via=via_value, delivered_at=now, claim=None, lease_until=None,
+                reason=None),
                 execution_options={"synchronize_session": False})
         for nid, o in done:
-            if o.status == "undeliverable":
+            if o.status == NoticeStatus.UNDELIVERABLE:
                 s.execute(update(Notice).where(fence, Notice.id == nid).values(
-                    status="undeliverable", reason=(o.reason or "")[:2000], via=o.via, claim=None, lease_until=None))
-            elif o.status == "pending":
-                values = dict(status="pending", reason=(o.reason or "")[:2000], claim=None, lease_until=None,
+                    status=NoticeStatus.UNDELIVERABLE, reason=(o.reason or "")[:2000], via=o.via, claim=None,
+                    lease_until=None))
+            elif o.status == NoticeStatus.PENDING:
+                values = dict(status=NoticeStatus.PENDING, reason=(o.reason or "")[:2000], claim=None, lease_until=None,
                               available_at=now + dt.timedelta(seconds=o.retry_in or 30))
                 if o.pause:
                     values["attempts"] = Notice.attempts - 1  # a quota pause is not the notice's failure

@@ -15,6 +15,7 @@ from bot.infra import tokens
 from bot.infra.db import SHANGHAI, utcnow
 from bot.infra.platforms import TOKEN_ERRORS, ChannelUnavailable, alipay_push, wechat_api
 from bot.infra.retry import NOTICES as RETRY
+from bot.domain.vocab import NoticeStatus
 from bot.infra.texts import say
 
 log = logging.getLogger(__name__)
@@ -40,25 +41,25 @@ def backoff(attempts: int) -> float:
 
 def send(svc, row, in_window: bool) -> Outcome:
     if row.channel is None:
-        return Outcome("undeliverable", reason="the chat account no longer exists")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason="the chat account no longer exists")
     if not row.subscribed and row.channel == "wechat":
-        return Outcome("undeliverable", reason="the user has unfollowed the official account")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason="the user has unfollowed the official account")
     try:
         if row.channel in ("wechat", "wechat_mp"):
             return _send_wechat(svc, row, in_window)
         if row.channel == "alipay":
             return _send_alipay(svc, row)
-        return Outcome("undeliverable", reason=f"unknown channel {row.channel}")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason=f"unknown channel {row.channel}")
     except ChannelUnavailable as exc:
-        return Outcome("undeliverable", reason=str(exc))
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason=str(exc))
     except Quota as exc:
-        return Outcome("pending", reason=str(exc), retry_in=max(backoff(row.attempts), 600), pause=True)
+        return Outcome(NoticeStatus.PENDING, reason=str(exc), retry_in=max(backoff(row.attempts), 600), pause=True)
     except (requests.RequestException, OSError) as exc:
-        return Outcome("pending", reason=f"platform unreachable: {exc.__class__.__name__}",
+        return Outcome(NoticeStatus.PENDING, reason=f"platform unreachable: {exc.__class__.__name__}",
                        retry_in=backoff(row.attempts))
     except Exception as exc:  # a bug or a bad payload: not worth retrying blindly
         log.exception("notice %s could not be sent", row.id)
-        return Outcome("undeliverable", reason=f"internal error: {exc.__class__.__name__}: {exc}")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason=f"internal error: {exc.__class__.__name__}: {exc}")
 
 
 def notice_text(svc, row) -> str:
@@ -98,12 +99,12 @@ def _send_wechat(svc, row, in_window: bool) -> Outcome:
                              url=tokens.code_link(svc.settings, row.person_id) if row.person_id else None)
             else:
                 _wechat_call(api, api.wxa.send_subscribe_message, openid, template_id, _template_data(row, text))
-            return Outcome("delivered", via=via)
+            return Outcome(NoticeStatus.DELIVERED, via=via)
         except WeChatClientException as exc:
             last = _classify(exc, row)
             if exc.errcode != 45015:  # only "out of the window" moves on to the next way
                 return last
-    return last or Outcome("undeliverable", reason="no way to reach this account")
+    return last or Outcome(NoticeStatus.UNDELIVERABLE, reason="no way to reach this account")
 
 
 def _push_image(svc, api, row) -> Outcome:
@@ -112,14 +113,14 @@ def _push_image(svc, api, row) -> Outcome:
     with svc.db.session() as s:
         view = load_view(s, row.person_id)
     if view is None:
-        return Outcome("undeliverable", reason="the person has no code")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason="the person has no code")
     png = svc.code_images.png(view, time.time())
     try:
         media = _wechat_call(api, api.media.upload, "image", ("code.png", png, "image/png"))
         _wechat_call(api, api.message.send_image, row.external_id, media["media_id"])
     except WeChatClientException as exc:
         return _classify(exc, row)
-    return Outcome("delivered", via="custom")
+    return Outcome(NoticeStatus.DELIVERED, via="custom")
 
 
 def _wechat_call(api, fn, *args, **kwargs):
@@ -134,20 +135,22 @@ def _wechat_call(api, fn, *args, **kwargs):
 def _classify(exc: WeChatClientException, row) -> Outcome:
     code = exc.errcode
     if code == 45015:
-        return Outcome("undeliverable", reason="outside the 48-hour customer-service window, and no template "
+        return Outcome(NoticeStatus.UNDELIVERABLE,
+                       reason="outside the 48-hour customer-service window, and no template "
                        "message configured for this notice")
     if code == 43101:
-        return Outcome("undeliverable", reason="the user has not accepted subscribe messages (43101)")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason="the user has not accepted subscribe messages (43101)")
     if code == 43004:
-        return Outcome("undeliverable", reason="the user has unfollowed the account (43004)")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason="the user has unfollowed the account (43004)")
     if code in (40003, 40013):
-        return Outcome("undeliverable", reason=f"the platform does not know this user ({code})")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason=f"the platform does not know this user ({code})")
     if code in TOKEN_ERRORS:
-        return Outcome("pending", reason=f"access token refused after a refresh ({code})",
+        return Outcome(NoticeStatus.PENDING, reason=f"access token refused after a refresh ({code})",
                        retry_in=backoff(row.attempts))
     if code is None or code == -1:  # HTTP error or "system busy"
-        return Outcome("pending", reason=f"platform error ({exc.errmsg or 'HTTP'})", retry_in=backoff(row.attempts))
-    return Outcome("undeliverable", reason=f"platform error {code}: {exc.errmsg}")
+        return Outcome(NoticeStatus.PENDING, reason=f"platform error ({exc.errmsg or 'HTTP'})",
+                       retry_in=backoff(row.attempts))
+    return Outcome(NoticeStatus.UNDELIVERABLE, reason=f"platform error {code}: {exc.errmsg}")
 
 
 def _template_for(svc, row) -> str | None:
@@ -182,13 +185,13 @@ def _send_alipay(svc, row) -> Outcome:
             client.send_text(row.external_id, notice_text(svc, row))
     except AlipayError as exc:
         if exc.code in ("20000", "20001") or "SYSTEM_ERROR" in exc.sub_code.upper():
-            return Outcome("pending", reason=f"Alipay busy ({exc})", retry_in=backoff(row.attempts))
+            return Outcome(NoticeStatus.PENDING, reason=f"Alipay busy ({exc})", retry_in=backoff(row.attempts))
         if exc.code == "40004" and "limit" in exc.sub_code.lower():
             raise Quota(f"Alipay limit reached ({exc.sub_code})") from exc
-        return Outcome("undeliverable", reason=f"Alipay refused: {exc}")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason=f"Alipay refused: {exc}")
     except AliPayValidationError:
-        return Outcome("pending", reason="Alipay's answer failed signature verification",
+        return Outcome(NoticeStatus.PENDING, reason="Alipay's answer failed signature verification",
                        retry_in=backoff(row.attempts))
     except AliPayException as exc:  # an unsigned error answer (bad app id, bad signature of ours)
-        return Outcome("undeliverable", reason=f"Alipay refused the call: {exc}"[:500])
-    return Outcome("delivered", via="alipay")
+        return Outcome(NoticeStatus.UNDELIVERABLE, reason=f"Alipay refused the call: {exc}"[:500])
+    return Outcome(NoticeStatus.DELIVERED, via="alipay")

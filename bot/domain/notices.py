@@ -18,6 +18,7 @@ from bot.infra.after_commit import on_commit
 from bot.infra.db import utcnow
 from bot.infra.masking import mask_name
 from bot.domain.models import ChannelIdentity, FamilyBinding, LimitedPass, Notice, Person
+from bot.domain.vocab import NoticeStatus
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,12 @@ def due_count(session, now: dt.datetime | None = None) -> int:
 
 def pending_due(now):
     """Waiting and its back-off over (what a drain claims)."""
-    return (Notice.status == "pending") & (Notice.available_at.is_(None) | (Notice.available_at <= now))
+    return (Notice.status == NoticeStatus.PENDING) & (Notice.available_at.is_(None) | (Notice.available_at <= now))
 
 
 def _due(now):
     """Claimable now, or held by a run whose lease ran out (what the sweep nudges for)."""
-    return or_(pending_due(now), (Notice.status == "sending") & (Notice.lease_until < now))
+    return or_(pending_due(now), (Notice.status == NoticeStatus.SENDING) & (Notice.lease_until < now))
 
 
 def recipients(s, person_ids) -> dict[int, list[tuple[int, bool]]]:
