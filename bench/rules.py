@@ -17,6 +17,7 @@ import time
 
 from sqlalchemy import func, select, text
 
+from bench import pg_url
 from bot.infra import migrate
 from bot.domain.codes import reevaluate
 from bot.infra.db import SHANGHAI, utcnow
@@ -154,18 +155,6 @@ def _env(var, database_url, redis_url):
             "DATABASE_URL": database_url, "REGION_POLICY": "zhejiang"}
 
 
-def _pg_url():
-    url = os.environ.get("BENCH_PG_URL") or os.environ.get("TEST_DATABASE_URL") or \
-        "postgresql://postgres@127.0.0.1:5432/test"
-    try:
-        import psycopg
-
-        psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3).close()
-        return url
-    except Exception:
-        return None
-
-
 def run():
     results = []
     us = rule_eval_us()
@@ -192,7 +181,7 @@ def run():
         results.append(("mass_reeval_sqlite_s", round(elapsed, 1), "<= 120", elapsed <= 120))
         results.append(("mass_reeval_sqlite_changes", changed, None, None))
 
-        pg = _pg_url()
+        pg = pg_url()
         if pg:
             import uuid
 

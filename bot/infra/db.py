@@ -81,7 +81,9 @@ def make_engine(url: str, vault: Vault, **kwargs) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 10}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        kwargs.setdefault("pool_pre_ping", True)
+        # no ping at each checkout (a round trip per unit of work): a connection found dead fails
+        # its statement, the pool drops its connections, and the unit of work runs again
+        kwargs.setdefault("pool_pre_ping", False)
         kwargs.setdefault("pool_size", 5)
         kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, connect_args={"connect_timeout": 3}, **kwargs)

@@ -24,12 +24,22 @@ from bot.infra.tokens import code_link
 from handlers.declare import Declaration
 
 b = bindparam
-SUBMITTED = select(DeclarationRow.person_id).where(DeclarationRow.submission_key == b("key"))
-IDENTITY = select(ChannelIdentity.id, ChannelIdentity.person_id).where(
-    ChannelIdentity.channel == b("channel"), ChannelIdentity.app_id == b("app_id"),
-    ChannelIdentity.external_id == b("user"))
+_ACCOUNT = (ChannelIdentity.channel == b("channel"), ChannelIdentity.app_id == b("app_id"),
+            ChannelIdentity.external_id == b("user"))
+_BY_HASH = Person.id_hash == b("hash")
+# Everything the declaration reads before it writes, in one round trip (on PostgreSQL each
+# statement is one: the confirm step went from 15 to 12 of them): this message's earlier
+# submission (a retry), the chat account and its person's name, the person with this ID number.
+READS = select(
+    select(DeclarationRow.person_id).where(DeclarationRow.submission_key == b("key")).scalar_subquery().label("done"),
+    select(ChannelIdentity.id).where(*_ACCOUNT).scalar_subquery().label("identity_id"),
+    select(ChannelIdentity.person_id).where(*_ACCOUNT).scalar_subquery().label("person_id"),
+    select(Person.name).join(ChannelIdentity, ChannelIdentity.person_id == Person.id).where(*_ACCOUNT)
+    .scalar_subquery().label("name"),
+    select(Person.id).where(_BY_HASH).scalar_subquery().label("found_id"),
+    select(Person.name).where(_BY_HASH).scalar_subquery().label("found_name"),
+    select(Person.registered).where(_BY_HASH).scalar_subquery().label("found_registered"))
 NAME = select(Person.name).where(Person.id == b("pid"))
-BY_HASH = select(Person.id, Person.name, Person.registered).where(Person.id_hash == b("hash"))
 TAKEN = select(ChannelIdentity.id).where(
     ChannelIdentity.person_id == b("pid"), ChannelIdentity.channel == b("channel"),
     ChannelIdentity.app_id == b("app_id"), ChannelIdentity.id != b("identity_id")).limit(1)
@@ -56,27 +66,27 @@ def declare(services, session, msg, p: Declaration):
     now = utcnow()
     today = now.astimezone(SHANGHAI).date()
     key = f"{msg.conversation_key}:{p.key}" if p.key else None
-    if key is not None:
-        done = conn.execute(SUBMITTED, {"key": key}).scalar()
-        if done is not None:  # this very message was handled before a crash: answer as then
-            person = session.get(Person, done)
-            return dict(code_view(services, person, session.get(Code, person.id)), ok=True)
-    ident = conn.execute(IDENTITY, {"channel": msg.channel, "app_id": msg.app_id, "user": msg.user}).first()
+    hashed = id_hash(services.vault, p.id_type, p.id_number) if p.id_number and p.id_type else None
+    known = conn.execute(READS, {"key": key, "channel": msg.channel, "app_id": msg.app_id, "user": msg.user,
+                                 "hash": hashed}).one()
+    if known.done is not None:  # this very message was handled before a crash: answer as then
+        person = session.get(Person, known.done)
+        return dict(code_view(services, person, session.get(Code, person.id)), ok=True)
+    ident = known if known.identity_id is not None else None
     new = False
     submitted_by = None
     if p.for_person_id:  # 家人代办: a declaration about a bound family member
-        owner = ident.person_id if ident is not None else None
+        owner = known.person_id
         if owner is None or not bound(session, owner, p.for_person_id):
             return {"error": "not_bound"}
         person_id, submitted_by = p.for_person_id, owner
         name = conn.execute(NAME, {"pid": person_id}).scalar()
-    elif ident is not None and ident.person_id is not None:
-        person_id = ident.person_id
-        name = conn.execute(NAME, {"pid": person_id}).scalar()
-    elif not p.id_number:
+    elif known.person_id is not None:
+        person_id, name = known.person_id, known.name
+    elif hashed is None:
         return {"error": "not_registered"}
     else:
-        found = register(conn, services, msg, ident.id if ident else None, p)
+        found = register(conn, msg, known, hashed, p)
         if isinstance(found, str):
             return {"error": found}
         person_id, new = found
@@ -86,10 +96,10 @@ def declare(services, session, msg, p: Declaration):
             "channel": msg.channel, "app_id": msg.app_id, "external_id": msg.user, "person_id": person_id,
             "subscribed": True, "last_inbound_at": now, "push_consents": {}, "created_at": now}).inserted_primary_key[0]
     elif submitted_by is None:
-        identity_id = ident.id
-        conn.execute(BIND_IDENTITY, {"iid": ident.id, "pid": person_id, "at": now})
+        identity_id = ident.identity_id
+        conn.execute(BIND_IDENTITY, {"iid": identity_id, "pid": person_id, "at": now})
     else:
-        identity_id = ident.id
+        identity_id = ident.identity_id
     decl = dict(person_id=person_id, submitted_by_id=submitted_by or person_id, channel=msg.channel,
                 overseas=p.overseas, travel_answer=p.travel, origin_text=p.origin, arrival_date=p.arrival,
                 overseas_arrival=p.overseas_arrival, symptoms=p.symptoms, case_reported=bool(p.case),
@@ -102,7 +112,7 @@ def declare(services, session, msg, p: Declaration):
     push_code_image(session, person_id, identity_id, now)
     audit.record(session, "family.declared" if submitted_by else "declaration.submitted", actor_kind="citizen",
                  actor_id=submitted_by or person_id, subject_person_id=person_id, channel=msg.channel,
-                 registered=ident is None or ident.person_id is None,
+                 registered=known.person_id is None,
                  colour=decision.colour, rule=decision.rule)
     return {"person_id": person_id, "name_masked": mask_name(name), "colour": decision.colour,
             "rule": decision.rule, "reason": decision.reason, "next_step": decision.next_step,
@@ -114,29 +124,28 @@ def declare(services, session, msg, p: Declaration):
             "old_colour": change.old_colour if change else None}
 
 
-def register(conn, services, msg, identity_id: int | None, p: Declaration) -> tuple[int, bool] | str:
-    """The person behind this chat account, found by ID number (names must agree) or created:
-    (person id, created). An error key when the number is someone else's account here."""
-    hashed = id_hash(services.vault, p.id_type, p.id_number)
-    found = conn.execute(BY_HASH, {"hash": hashed}).first()
-    if found is None:
+def register(conn, msg, known, hashed: str, p: Declaration) -> tuple[int, bool] | str:
+    """The person behind this chat account, found by ID number (`known`: READS' row; names must
+    agree) or created: (person id, created). An error key when the number is someone else's
+    account here."""
+    if known.found_id is None:
         now = utcnow()
         pid = conn.execute(INSERT_PERSON, {
             "id_type": p.id_type, "id_hash": hashed, "id_number": p.id_number, "name": p.name,
             "phone": p.phone, "registered": True, "created_at": now, "updated_at": now,
             "district": home_district(p.id_type, p.id_number)}).inserted_primary_key[0]
         return pid, True
-    if fold(found.name).replace(" ", "") != fold(p.name).replace(" ", ""):
+    if fold(known.found_name).replace(" ", "") != fold(p.name).replace(" ", ""):
         return "name_mismatch"
-    taken = conn.execute(TAKEN, {"pid": found.id, "channel": msg.channel, "app_id": msg.app_id,
-                                      "identity_id": identity_id or 0}).first()
-    if taken is not None and found.registered:
+    taken = conn.execute(TAKEN, {"pid": known.found_id, "channel": msg.channel, "app_id": msg.app_id,
+                                 "identity_id": known.identity_id or 0}).first()
+    if taken is not None and known.found_registered:
         return "id_taken"
     values = {"registered": True, "updated_at": utcnow()}
     if p.phone:
         values["phone"] = p.phone
-    conn.execute(update(Person).where(Person.id == found.id).values(**values))
-    return found.id, False
+    conn.execute(update(Person).where(Person.id == known.found_id).values(**values))
+    return known.found_id, False
 
 
 def store_declaration(session, decl: dict, today: dt.date, new: bool = False,
