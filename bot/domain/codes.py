@@ -169,8 +169,8 @@ def _code_sql() -> dict:
     b = bindparam
     return {
         "current": select(Code.colour, Code.rule, Code.version).where(Code.person_id == b("pid")),
-        "insert": insert(Code),
-        "history": insert(CodeHistory),
+        "insert": insert(Code).inline(),
+        "history": insert(CodeHistory).inline(),
         "change": update(Code).where(Code.person_id == b("pid"), Code.version == b("old_version")),
     }
 

@@ -88,7 +88,50 @@ def make_engine(url: str, vault: Vault, **kwargs) -> Engine:
         kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, connect_args={"connect_timeout": 3}, **kwargs)
     engine.dialect.pii_vault = vault
+    event.listen(engine, "before_cursor_execute", _blind_inserts_only)
     return engine
+
+
+class PipelineMisuse(RuntimeError):
+    """A statement whose answer is read, inside pipelined(): its rows or row count are not there."""
+
+
+def _blind_inserts_only(conn, _cursor, statement, _params, context, _many):
+    # inline on every backend (SQLite returns ids without RETURNING): misuse fails in any test
+    compiled = context.compiled
+    if conn.info.get("pipelined") and not (
+            context.isinsert and compiled is not None and compiled.inline and not compiled.effective_returning):
+        raise PipelineMisuse(f"only inserts without RETURNING may run in pipelined(): {statement[:60]!r}")
+
+
+@contextmanager
+def pipelined(session, enabled: bool = True):
+    """Inserts whose answers nobody reads (`.inline()`: no RETURNING), sent without waiting for
+    each: psycopg's pipeline mode on PostgreSQL, one round trip for the lot instead of one each;
+    statement by statement elsewhere. Anything else inside raises PipelineMisuse on every backend
+    (a read's rows, an update's row count would not be there yet). A failed insert raises at the
+    end of the block, as SQLAlchemy's exception (IntegrityError and so on), like any other."""
+    if not enabled:
+        yield
+        return
+    conn = session.connection()
+    driver = conn.connection.driver_connection
+    conn.info["pipelined"] = True
+    try:
+        if conn.dialect.driver != "psycopg":
+            yield
+            return
+        import psycopg
+
+        try:
+            with driver.pipeline():
+                yield
+        except psycopg.Error as exc:
+            from sqlalchemy.exc import DBAPIError
+
+            raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+    finally:
+        conn.info.pop("pipelined", None)
 
 
 class Database:

@@ -15,7 +15,7 @@ from bot.infra.masking import mask_name
 from bot.infra.texts import say
 from bot.infra.tokens import code_link
 
-INSERT_NOTICE = Notice.__table__.insert()
+INSERT_NOTICE = Notice.__table__.insert().inline()  # no RETURNING: the id is not read
 
 
 def identity(session, msg: Inbound, create: bool = False) -> ChannelIdentity | None:

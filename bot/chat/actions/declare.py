@@ -18,7 +18,7 @@ from bot.domain.models import CaseStatus, ChannelIdentity, Code, Measure, Person
 from bot.domain.models import Declaration as DeclarationRow
 from bot.domain.people import id_hash
 from bot.domain.vocab import MeasureKind
-from bot.infra.db import SHANGHAI, utcnow
+from bot.infra.db import SHANGHAI, pipelined, utcnow
 from bot.infra.masking import mask_name
 from bot.infra.tokens import code_link
 from handlers.declare import Declaration
@@ -48,8 +48,10 @@ ACTIVE_CASE = select(CaseStatus.id).where(CaseStatus.person_id == b("pid"), Case
 OWN_MEASURES = select(Measure.id, Measure.kind, Measure.start, Measure.end).where(
     Measure.person_id == b("pid"), Measure.source == "declaration", Measure.ended_on.is_(None),
     Measure.voided_at.is_(None))
-INSERT_PERSON, INSERT_IDENTITY, INSERT_DECLARATION = insert(Person), insert(ChannelIdentity), insert(DeclarationRow)
-INSERT_TRAVEL, INSERT_CASE, INSERT_MEASURE = insert(TravelFact), insert(CaseStatus), insert(Measure)
+INSERT_PERSON, INSERT_IDENTITY = insert(Person), insert(ChannelIdentity)  # their ids are read back
+# inline: no RETURNING of the new row's id, which nobody reads (and so they may be pipelined)
+INSERT_DECLARATION = insert(DeclarationRow).inline()
+INSERT_TRAVEL, INSERT_CASE, INSERT_MEASURE = (insert(t).inline() for t in (TravelFact, CaseStatus, Measure))
 BIND_IDENTITY = update(ChannelIdentity).where(ChannelIdentity.id == b("iid")).values(
     person_id=b("pid"), last_inbound_at=b("at"))
 # product.md question 7: what the answer means when the origin is not in the risk-area table
@@ -104,16 +106,20 @@ def declare(services, session, msg, p: Declaration):
                 overseas=p.overseas, travel_answer=p.travel, origin_text=p.origin, arrival_date=p.arrival,
                 overseas_arrival=p.overseas_arrival, symptoms=p.symptoms, case_reported=bool(p.case),
                 case_status=p.case, measure_answer=_measure_answer(p.measure), submission_key=key, declared_at=now)
-    rows = store_declaration(session, decl, today, new=new, measure_days=(p.measure_start, p.measure_end))
-    # someone registered a moment ago has no facts but these: no need to read them back
+    writes, rows = plan_declaration(session, decl, today, new=new, measure_days=(p.measure_start, p.measure_end))
+    # someone registered a moment ago has no facts but these: no need to read them back, and
+    # nothing left to read, so the rest is inserts sent in one go (PostgreSQL: 6 round trips to 1)
     facts = facts_from_rows(rows, lambda: risk_table(session)).get(person_id, {}) if new else None
-    decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now, first=new,
-                                  facts=facts)
-    push_code_image(session, person_id, identity_id, now)
-    audit.record(session, "family.declared" if submitted_by else "declaration.submitted", actor_kind="citizen",
-                 actor_id=submitted_by or person_id, subject_person_id=person_id, channel=msg.channel,
-                 registered=known.person_id is None,
-                 colour=decision.colour, rule=decision.rule)
+    with pipelined(session, enabled=new):
+        for statement, values in writes:
+            conn.execute(statement, values)
+        decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now,
+                                      first=new, facts=facts)
+        push_code_image(session, person_id, identity_id, now)
+        audit.record(session, "family.declared" if submitted_by else "declaration.submitted",
+                     actor_kind="citizen", actor_id=submitted_by or person_id, subject_person_id=person_id,
+                     channel=msg.channel, registered=known.person_id is None, colour=decision.colour,
+                     rule=decision.rule)
     return {"person_id": person_id, "name_masked": mask_name(name), "colour": decision.colour,
             "rule": decision.rule, "reason": decision.reason, "next_step": decision.next_step,
             "reevaluate_at": decision.reevaluate_at.isoformat() if decision.reevaluate_at else None,
@@ -148,37 +154,39 @@ def register(conn, msg, known, hashed: str, p: Declaration) -> tuple[int, bool] 
     return known.found_id, False
 
 
-def store_declaration(session, decl: dict, today: dt.date, new: bool = False,
-                      measure_days: tuple[dt.date | None, dt.date | None] = (None, None)) -> dict:
+def plan_declaration(session, decl: dict, today: dt.date, new: bool = False,
+                     measure_days: tuple[dt.date | None, dt.date | None] = (None, None)) -> tuple[list, dict]:
     """The declaration and the facts it states: travel, a self-reported case status, a measure
-    (from its start day, to its end when known; the policy's default length otherwise).
+    (from its start day, to its end when known; the policy's default length otherwise). Reads
+    only: returns the writes (statement, values) and the rows they make, shaped as
+    bot.domain.codes reads facts.
 
     Measures from declarations are the person's own word: a later declaration replaces them.
     Staff measures and case statuses are left alone; a self-reported case stays until staff
     release it (an appeal corrects a wrong answer). `new`: the person was created just now, so
-    has no earlier facts to look at. Returns the rows written, shaped as bot.domain.codes reads facts."""
+    has no earlier facts to look at."""
     conn = session.connection()
     pid = decl["person_id"]
     now = decl["declared_at"]
-    conn.execute(INSERT_DECLARATION, decl)
+    writes = [(INSERT_DECLARATION, decl)]
     rows = {"symptoms": [(pid, decl["symptoms"], now)], "travel": [], "case": [], "measures": []}
     facts = dict(person_id=pid, reported_on=today, source="declaration", created_at=now, recorded_at=now)
     if decl["overseas"] and decl["overseas_arrival"]:
-        conn.execute(INSERT_TRAVEL, dict(facts, overseas=True, arrival=decl["overseas_arrival"],
-                                              origin_class=None, origin_code=None))
+        writes.append((INSERT_TRAVEL, dict(facts, overseas=True, arrival=decl["overseas_arrival"],
+                                           origin_class=None, origin_code=None)))
         rows["travel"].append((pid, True, None, None, decl["overseas_arrival"], today, now))
     if decl["travel_answer"] in TRAVEL_CLASSES and decl["arrival_date"]:
         code = match_origin(session, decl["origin_text"])
         stated = TRAVEL_CLASSES[decl["travel_answer"]]
         cls = more_severe(stated, classify_origin(code, risk_table(session))) if code else stated
-        conn.execute(INSERT_TRAVEL, dict(facts, overseas=False, arrival=decl["arrival_date"],
-                                              origin_class=cls, origin_code=code))
+        writes.append((INSERT_TRAVEL, dict(facts, overseas=False, arrival=decl["arrival_date"],
+                                           origin_class=cls, origin_code=code)))
         rows["travel"].append((pid, False, cls, code, decl["arrival_date"], today, now))
         rows["travel"].sort(key=lambda r: r[4])  # arrival order, as when read back
     status = decl["case_status"]
     if status and (new or conn.execute(ACTIVE_CASE, {"pid": pid, "status": status}).first() is None):
-        conn.execute(INSERT_CASE, {"person_id": pid, "status": status, "since": today, "created_at": now,
-                                        "recorded_at": now})
+        writes.append((INSERT_CASE, {"person_id": pid, "status": status, "since": today, "created_at": now,
+                                     "recorded_at": now}))
         rows["case"].append((pid, status, today, None, now))
     kind = MEASURE_KINDS[decl["measure_answer"] - 1] if decl["measure_answer"] < 5 else None
     start, end = measure_days[0] or today, measure_days[1]
@@ -186,16 +194,16 @@ def store_declaration(session, decl: dict, today: dt.date, new: bool = False,
     kept = next((m for m in ongoing if m.kind == kind), None)
     ended = [m.id for m in ongoing if m is not kept]
     if ended:
-        conn.execute(update(Measure).where(Measure.id.in_(ended)).values(ended_on=today, updated_at=now))
+        writes.append((update(Measure).where(Measure.id.in_(ended)).values(ended_on=today, updated_at=now), None))
     if kept is not None and (kept.start, kept.end) != (start, end):  # the same measure, its days corrected
-        conn.execute(update(Measure).where(Measure.id == kept.id).values(start=start, end=end, updated_at=now,
-                                                                          recorded_at=now))
+        writes.append((update(Measure).where(Measure.id == kept.id).values(start=start, end=end, updated_at=now,
+                                                                           recorded_at=now), None))
     elif kind and kept is None:
-        conn.execute(INSERT_MEASURE, {"person_id": pid, "kind": kind, "start": start, "end": end,
-                                           "source": "declaration", "created_at": now, "updated_at": now,
-                                           "recorded_at": now})
+        writes.append((INSERT_MEASURE, {"person_id": pid, "kind": kind, "start": start, "end": end,
+                                        "source": "declaration", "created_at": now, "updated_at": now,
+                                        "recorded_at": now}))
         rows["measures"].append((pid, kind, start, end, None, now))
-    return rows
+    return writes, rows
 
 
 def _measure_answer(kind: str | None) -> int:
