@@ -88,7 +88,6 @@ def make_engine(url: str, vault: Vault, **kwargs) -> Engine:
         kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, connect_args={"connect_timeout": 3}, **kwargs)
     engine.dialect.pii_vault = vault
-    event.listen(engine, "before_cursor_execute", _blind_inserts_only)
     return engine
 
 
@@ -99,7 +98,7 @@ class PipelineMisuse(RuntimeError):
 def _blind_inserts_only(conn, _cursor, statement, _params, context, _many):
     # inline on every backend (SQLite returns ids without RETURNING): misuse fails in any test
     compiled = context.compiled
-    if conn.info.get("pipelined") and not (
+    if not (
             context.isinsert and compiled is not None and compiled.inline and not compiled.effective_returning):
         raise PipelineMisuse(f"only inserts without RETURNING may run in pipelined(): {statement[:60]!r}")
 
@@ -116,7 +115,8 @@ def pipelined(session, enabled: bool = True):
         return
     conn = session.connection()
     driver = conn.connection.driver_connection
-    conn.info["pipelined"] = True
+    # on this connection only, for the block: a listener on the engine costs every statement
+    event.listen(conn, "before_cursor_execute", _blind_inserts_only)
     try:
         if conn.dialect.driver != "psycopg":
             yield
@@ -131,7 +131,7 @@ def pipelined(session, enabled: bool = True):
 
             raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
     finally:
-        conn.info.pop("pipelined", None)
+        event.remove(conn, "before_cursor_execute", _blind_inserts_only)
 
 
 class Database:

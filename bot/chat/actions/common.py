@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.chat.conversation.messages import Inbound
 from bot.chat.conversation.text import fold
@@ -16,6 +16,11 @@ from bot.infra.texts import say
 from bot.infra.tokens import code_link
 
 INSERT_NOTICE = Notice.__table__.insert().inline()  # no RETURNING: the id is not read
+# the same for the chat account that sent the message, found by the insert itself (an account
+# created in this transaction: its id need not be read back first)
+INSERT_NOTICE_TO_SENDER = INSERT_NOTICE.values(identity_id=select(ChannelIdentity.id).where(
+    ChannelIdentity.channel == bindparam("sender_channel"), ChannelIdentity.app_id == bindparam("sender_app_id"),
+    ChannelIdentity.external_id == bindparam("sender")).scalar_subquery())
 
 
 def identity(session, msg: Inbound, create: bool = False) -> ChannelIdentity | None:
@@ -51,11 +56,16 @@ def bound(session, owner_id: int, member_id: int) -> bool:
         FamilyBinding.unbound_at.is_(None)).limit(1)) is not None
 
 
-def push_code_image(session, person_id: int, identity_id: int, now) -> None:
-    """A worker sends the code image into this chat once the transaction commits."""
-    session.connection().execute(INSERT_NOTICE, {
-        "person_id": person_id, "identity_id": identity_id, "kind": NoticeKind.CODE_IMAGE, "payload": {},
-        "status": NoticeStatus.PENDING, "attempts": 0, "created_at": now})
+def push_code_image(session, person_id: int, identity_id: int | None, now, sender: Inbound | None = None) -> None:
+    """A worker sends the code image into this chat once the transaction commits (identity_id
+    None: the account of `sender`, the message's)."""
+    values = {"person_id": person_id, "kind": NoticeKind.CODE_IMAGE, "payload": {}, "status": NoticeStatus.PENDING,
+              "attempts": 0, "created_at": now}
+    if identity_id is None:
+        session.connection().execute(INSERT_NOTICE_TO_SENDER, dict(
+            values, sender_channel=sender.channel, sender_app_id=sender.app_id, sender=sender.user))
+    else:
+        session.connection().execute(INSERT_NOTICE, dict(values, identity_id=identity_id))
     nudge_after_commit(session)
 
 

@@ -48,9 +48,9 @@ ACTIVE_CASE = select(CaseStatus.id).where(CaseStatus.person_id == b("pid"), Case
 OWN_MEASURES = select(Measure.id, Measure.kind, Measure.start, Measure.end).where(
     Measure.person_id == b("pid"), Measure.source == "declaration", Measure.ended_on.is_(None),
     Measure.voided_at.is_(None))
-INSERT_PERSON, INSERT_IDENTITY = insert(Person), insert(ChannelIdentity)  # their ids are read back
+INSERT_PERSON = insert(Person)  # its id is read back
 # inline: no RETURNING of the new row's id, which nobody reads (and so they may be pipelined)
-INSERT_DECLARATION = insert(DeclarationRow).inline()
+INSERT_IDENTITY, INSERT_DECLARATION = insert(ChannelIdentity).inline(), insert(DeclarationRow).inline()
 INSERT_TRAVEL, INSERT_CASE, INSERT_MEASURE = (insert(t).inline() for t in (TravelFact, CaseStatus, Measure))
 BIND_IDENTITY = update(ChannelIdentity).where(ChannelIdentity.id == b("iid")).values(
     person_id=b("pid"), last_inbound_at=b("at"))
@@ -93,10 +93,12 @@ def declare(services, session, msg, p: Declaration):
             return {"error": found}
         person_id, new = found
         name = p.name
+    account = []  # a new chat account is written with the rest (the code image finds it by itself)
     if ident is None:
-        identity_id = conn.execute(INSERT_IDENTITY, {
+        identity_id = None
+        account.append((INSERT_IDENTITY, {
             "channel": msg.channel, "app_id": msg.app_id, "external_id": msg.user, "person_id": person_id,
-            "subscribed": True, "last_inbound_at": now, "push_consents": {}, "created_at": now}).inserted_primary_key[0]
+            "subscribed": True, "last_inbound_at": now, "push_consents": {}, "created_at": now}))
     elif submitted_by is None:
         identity_id = ident.identity_id
         conn.execute(BIND_IDENTITY, {"iid": identity_id, "pid": person_id, "at": now})
@@ -108,14 +110,14 @@ def declare(services, session, msg, p: Declaration):
                 case_status=p.case, measure_answer=_measure_answer(p.measure), submission_key=key, declared_at=now)
     writes, rows = plan_declaration(session, decl, today, new=new, measure_days=(p.measure_start, p.measure_end))
     # someone registered a moment ago has no facts but these: no need to read them back, and
-    # nothing left to read, so the rest is inserts sent in one go (PostgreSQL: 6 round trips to 1)
+    # nothing left to read, so the rest is inserts sent in one go (PostgreSQL: 7 round trips to 1)
     facts = facts_from_rows(rows, lambda: risk_table(session)).get(person_id, {}) if new else None
     with pipelined(session, enabled=new):
-        for statement, values in writes:
+        for statement, values in account + writes:
             conn.execute(statement, values)
         decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now,
                                       first=new, facts=facts)
-        push_code_image(session, person_id, identity_id, now)
+        push_code_image(session, person_id, identity_id, now, sender=msg)
         audit.record(session, "family.declared" if submitted_by else "declaration.submitted",
                      actor_kind="citizen", actor_id=submitted_by or person_id, subject_person_id=person_id,
                      channel=msg.channel, registered=known.person_id is None, colour=decision.colour,

@@ -8,6 +8,7 @@ examples. Any error names the file, the rule (or example) and the field.
 from __future__ import annotations
 
 import json
+import time
 import string
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,8 @@ def compile_policy(raw: Any, path: Path) -> Policy:
                   data["wording"], rules, examples, examples_now)
 
 
-_cache: dict[Path, tuple[float, Policy]] = {}
+RECHECK_SECONDS = 1.0
+_cache: dict[Path, tuple[float, Policy, float]] = {}  # path: (mtime, policy, when looked at)
 
 
 def policy_path(name_or_path: str) -> Path:
@@ -197,20 +199,24 @@ def policy_path(name_or_path: str) -> Path:
 
 
 def load_policy(name_or_path: str) -> Policy:
-    """Load and compile a policy by name (config/policies/NAME.json) or path; cached per file version."""
+    """Load and compile a policy by name (config/policies/NAME.json) or path; cached per file
+    version, the file looked at again once a second at most (every chat answer asks for it)."""
     path = policy_path(name_or_path)
+    hit = _cache.get(path)
+    if hit and time.monotonic() - hit[2] < RECHECK_SECONDS:
+        return hit[1]
     try:
         mtime = path.stat().st_mtime
     except FileNotFoundError:
         known = ", ".join(sorted(p.stem for p in POLICY_DIR.glob("*.json")))
         raise PolicyError(f"{path}: no such policy file (policies: {known})") from None
-    hit = _cache.get(path)
     if hit and hit[0] == mtime:
+        _cache[path] = (mtime, hit[1], time.monotonic())
         return hit[1]
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise PolicyError(f"{path.name}: not valid JSON: line {err.lineno} column {err.colno}: {err.msg}") from None
     policy = compile_policy(raw, path)
-    _cache[path] = (mtime, policy)
+    _cache[path] = (mtime, policy, time.monotonic())
     return policy
