@@ -30,9 +30,10 @@ end
 function done(summary, latency, requests)
   local wraps = 0
   for _, t in ipairs(threads) do wraps = wraps + (t:get("wrapped") or 0) end
-  io.write(string.format('BENCH {"requests": %d, "seconds": %.3f, "p50_ms": %.3f, "p99_ms": %.3f, '
-    .. '"non_2xx": %d, "socket_errors": %d, "wrapped": %d}\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+  io.write(string.format('BENCH {"requests": %d, "seconds": %.3f, "p50_ms": %.3f, "p90_ms": %.3f, '
+    .. '"p99_ms": %.3f, "max_ms": %.3f, "non_2xx": %d, "socket_errors": %d, "wrapped": %d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000,
     summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.timeout, wraps))
 end
