@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
+import bot.infra.db
+
+# every engine the suite makes checks that pipelined() blocks hold only blind inserts
+bot.infra.db.CHECK_PIPELINES = True
+
 ROOT = Path(__file__).resolve().parent.parent
 PII_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 SECRET_KEY = secrets.token_urlsafe(32)
