@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import func, select
 
 from bot.domain import reevaluation
+from bot.domain.vocab import NoticeKind, NoticeStatus
 from bot.infra import ticks
 from bot.domain.codes import risk_table
 from bot.infra.db import SHANGHAI, utcnow
@@ -84,7 +85,7 @@ def fan_out(ctx):
                    "green_at": code.green_at.isoformat() if code is not None and code.version == version
                    and code.green_at else None}
         for iid, proxy in to[pid]:
-            rows.append(dict(person_id=pid, identity_id=iid, kind="code_changed", status="pending",
+            rows.append(dict(person_id=pid, identity_id=iid, kind=NoticeKind.CODE_CHANGED, status=NoticeStatus.PENDING,
                              payload={**payload, "proxy": proxy}, created_at=utcnow()))
     if rows:
         s.execute(Notice.__table__.insert(), rows)
@@ -99,7 +100,7 @@ def pass_ending(ctx):
         return  # cancelled, changed (a new row is scheduled for the new end) or already over
     until = p.ends_at.astimezone(SHANGHAI).strftime("%H:%M")
     name = masked_names(s, [p.person_id]).get(p.person_id, "")
-    rows = [dict(person_id=p.person_id, identity_id=iid, kind="pass_ending", status="pending", created_at=utcnow(),
+    rows = [dict(person_id=p.person_id, identity_id=iid, kind=NoticeKind.PASS_ENDING, status=NoticeStatus.PENDING, created_at=utcnow(),
                  payload={"person_id": p.person_id, "until": until, "name_masked": name, "proxy": proxy})
             for iid, proxy in recipients(s, [p.person_id])[p.person_id]]
     if rows:

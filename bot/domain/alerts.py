@@ -19,8 +19,9 @@ from bot.infra.db import SHANGHAI
 from bot.domain.fact_records import void
 from bot.infra.masking import mask_id_number, mask_name
 from bot.domain.models import Alert, CaseStatus, Code, Person, Staff, TestResult
+from bot.domain.vocab import AlertStatus
 
-STATUSES = ("open", "resolved", "all")
+STATUSES = (*AlertStatus, "all")
 
 
 def alert_by_id(session: Session, staff, alert_id: int) -> Alert:
@@ -40,12 +41,12 @@ def raise_for(session: Session, results: list[TestResult]) -> int:
         Person.id.in_({r.person_id for r in positives}))).all())
     for r in positives:
         session.add(Alert(person_id=r.person_id, test_result_id=r.id, kind="positive_test",
-                          district=districts.get(r.person_id), status="open"))
+                          district=districts.get(r.person_id), status=AlertStatus.OPEN))
     session.flush()
     return len(positives)
 
 
-def listing(session: Session, status: str = "open", districts: list[str] | None = None, limit: int = 100) -> list[dict]:
+def listing(session: Session, status: str = AlertStatus.OPEN, districts: list[str] | None = None, limit: int = 100) -> list[dict]:
     """Alerts, oldest first; `districts`: only those (community staff), None: all (reviewers)."""
     q = select(Alert, Person, TestResult, Code.colour, Staff.name).join(Person, Person.id == Alert.person_id) \
         .outerjoin(TestResult, TestResult.id == Alert.test_result_id).outerjoin(Code, Code.person_id == Alert.person_id) \
@@ -72,7 +73,7 @@ def item(a: Alert, p: Person, t: TestResult | None, colour: str | None, resolver
 def resolve(session: Session, policy, alert: Alert, staff: Staff, *, case_status: str | None = None,
             since: dt.date | None = None, void_reason: str | None = None, now: dt.datetime) -> dict:
     """Set a case status, or void the result; then re-evaluate. Conflict when resolved already."""
-    if alert.status != "open":
+    if alert.status != AlertStatus.OPEN:
         raise Conflict("the alert is resolved already")
     test = session.get(TestResult, alert.test_result_id) if alert.test_result_id else None
     if case_status:
@@ -85,28 +86,28 @@ def resolve(session: Session, policy, alert: Alert, staff: Staff, *, case_status
             void(session, alert.person_id, [f"test:{test.id}"], staff_id=staff.id, reason=void_reason or "",
                  now=now)
         resolution = "voided"
-    done = session.execute(update(Alert).where(Alert.id == alert.id, Alert.status == "open").values(
-        status="resolved", resolution=resolution, resolved_by_id=staff.id, resolved_at=now)).rowcount
+    done = session.execute(update(Alert).where(Alert.id == alert.id, Alert.status == AlertStatus.OPEN).values(
+        status=AlertStatus.RESOLVED, resolution=resolution, resolved_by_id=staff.id, resolved_at=now)).rowcount
     if done != 1:
         raise Conflict("the alert is resolved already")
     session.flush()
     decision, _ = reevaluate(session, policy, alert.person_id, cause="staff", now=now)
     audit.record(session, "alert.resolved", actor_kind="staff", actor_id=staff.id, subject_person_id=alert.person_id,
                  alert_id=alert.id, resolution=resolution)
-    return {"id": alert.id, "status": "resolved", "resolution": resolution, "colour": decision.colour,
+    return {"id": alert.id, "status": AlertStatus.RESOLVED, "resolution": resolution, "colour": decision.colour,
             "rule": decision.rule}
 
 
 def resolve_by_case(session: Session, person_id: int, case_status: str, staff_id: int | None,
                     now: dt.datetime) -> int:
     """A case status set elsewhere (the measures route) resolves the person's open alerts too."""
-    return session.execute(update(Alert).where(Alert.person_id == person_id, Alert.status == "open").values(
-        status="resolved", resolution=f"case:{case_status}", resolved_by_id=staff_id, resolved_at=now)).rowcount
+    return session.execute(update(Alert).where(Alert.person_id == person_id, Alert.status == AlertStatus.OPEN).values(
+        status=AlertStatus.RESOLVED, resolution=f"case:{case_status}", resolved_by_id=staff_id, resolved_at=now)).rowcount
 
 
 def resolve_by_void(session: Session, test_ids: list[int], staff_id: int | None, now: dt.datetime) -> int:
     """Voided results (an appeal) resolve their alerts."""
     if not test_ids:
         return 0
-    return session.execute(update(Alert).where(Alert.test_result_id.in_(test_ids), Alert.status == "open").values(
-        status="resolved", resolution="voided", resolved_by_id=staff_id, resolved_at=now)).rowcount
+    return session.execute(update(Alert).where(Alert.test_result_id.in_(test_ids), Alert.status == AlertStatus.OPEN).values(
+        status=AlertStatus.RESOLVED, resolution="voided", resolved_by_id=staff_id, resolved_at=now)).rowcount

@@ -11,6 +11,7 @@ from bot.domain.errors import NotFound
 from bot.domain.models import Appeal, AppealEvidence, Code, Person, Staff
 from bot.infra.db import utcnow
 from bot.infra.masking import mask_name, mask_text
+from bot.domain.vocab import AppealStatus
 
 
 def appeal_by_number(session, number: str) -> Appeal:
@@ -32,7 +33,7 @@ def queue(session, status: str, limit: int = 100) -> list[dict]:
     now = utcnow()
     q = select(Appeal, Person.name, Staff.name).join(Person, Person.id == Appeal.person_id) \
         .outerjoin(Staff, Staff.id == Appeal.claimed_by_id)
-    if status == "open":
+    if status == AppealStatus.OPEN:
         q = q.where(Appeal.status.in_(OPEN))
     elif status == "overdue":
         q = q.where(Appeal.status.in_(OPEN), Appeal.deadline < now)

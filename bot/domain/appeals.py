@@ -22,12 +22,13 @@ from bot.domain.fact_records import FactError
 from bot.domain.fact_records import void as void_facts
 from bot.infra.db import SHANGHAI, utcnow
 from bot.domain.models import Appeal, AppealEvidence, Code, Designation, Notice
+from bot.domain.vocab import AppealStatus
 
 DEADLINE = dt.timedelta(hours=24)
 REASON_CODES = (1, 2, 3, 4, 5)  # the words: templates/chat/words.txt appeal_reason
 
 
-OPEN = ("open", "claimed")
+OPEN = (AppealStatus.OPEN, AppealStatus.CLAIMED)
 MAX_EVIDENCE = 5
 
 
@@ -63,7 +64,7 @@ def file_appeal(session, vault, *, person_id: int, filed_by_id: int, reason_code
     code = session.get(Code, person_id)
     appeal = Appeal(number=next_number(session, now), person_id=person_id, filed_by_id=filed_by_id,
                     reason_code=reason_code, description=description, colour_at_filing=code.colour if code else None,
-                    status="open", deadline=now + DEADLINE, created_at=now)
+                    status=AppealStatus.OPEN, deadline=now + DEADLINE, created_at=now)
     session.add(appeal)
     session.flush()
     for media_id, data, ctype in list(images)[:MAX_EVIDENCE]:
@@ -78,15 +79,15 @@ def file_appeal(session, vault, *, person_id: int, filed_by_id: int, reason_code
 def claim(session, appeal: Appeal, staff_id: int, now: dt.datetime | None = None) -> bool:
     """Take ownership; True when this call took it. A compare-and-set, so two reviewers opening
     it at once cannot both own it."""
-    if appeal.status == "decided":
+    if appeal.status == AppealStatus.DECIDED:
         raise Conflict("the appeal is already decided")
     if appeal.claimed_by_id == staff_id:
         return False
     if appeal.claimed_by_id is not None:
         raise Conflict("another reviewer has claimed this appeal")
     taken = session.execute(update(Appeal).where(Appeal.id == appeal.id, Appeal.claimed_by_id.is_(None),
-                                                 Appeal.status == "open")
-                            .values(claimed_by_id=staff_id, claimed_at=now or utcnow(), status="claimed")).rowcount
+                                                 Appeal.status == AppealStatus.OPEN)
+                            .values(claimed_by_id=staff_id, claimed_at=now or utcnow(), status=AppealStatus.CLAIMED)).rowcount
     if taken != 1:
         raise Conflict("another reviewer has claimed this appeal")
     session.refresh(appeal)
@@ -100,7 +101,7 @@ def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply
     """`void`: ids of the facts at fault (bot.domain.fact_records), voided with the reply as reason.
     `designation`: {colour, until}, only where no fact is at fault."""
     now = now or utcnow()
-    if appeal.status == "decided":
+    if appeal.status == AppealStatus.DECIDED:
         raise Conflict("the appeal is already decided")
     if appeal.claimed_by_id is None:
         raise Conflict("claim the appeal before deciding it")
@@ -127,7 +128,7 @@ def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply
                                     staff_id=staff_id, until=designation.get("until"), created_at=now))
         session.flush()
         decision, _ = reevaluate(session, services.policy, appeal.person_id, cause="appeal", now=now)
-    appeal.status, appeal.outcome, appeal.reply, appeal.decided_at = "decided", outcome, reply, now
+    appeal.status, appeal.outcome, appeal.reply, appeal.decided_at = AppealStatus.DECIDED, outcome, reply, now
     appeal.decided_colour = decision.colour if decision else None
     from bot.domain.notices import masked_names, nudge_after_commit, recipients
 
@@ -161,4 +162,4 @@ def _notice_fact(fact: dict) -> dict:
 
 
 def overdue(appeal: Appeal, now: dt.datetime | None = None) -> bool:
-    return appeal.status != "decided" and appeal.deadline < (now or utcnow())
+    return appeal.status != AppealStatus.DECIDED and appeal.deadline < (now or utcnow())

@@ -12,6 +12,7 @@ from bot.domain.models import ORIGIN_CLASSES, ArrivalReport, Person, Staff, Trav
 from bot.domain.staff import in_scope, require_scope
 from bot.infra.db import utcnow
 from bot.infra.masking import mask_address, mask_name, mask_phone
+from bot.domain.vocab import ReportStatus
 
 CLASSES = tuple(c for c in ORIGIN_CLASSES if c != "unknown")
 
@@ -48,9 +49,9 @@ def queue(session, staff, status: str, limit: int = 100) -> list[dict]:
 
 def open_report(session, staff, r: ArrivalReport) -> dict:
     """The full report (audited); opening a pending one claims it for this officer."""
-    if r.status == "pending":
-        session.execute(update(ArrivalReport).where(ArrivalReport.id == r.id, ArrivalReport.status == "pending")
-                        .values(status="claimed", claimed_by_id=staff.id, claimed_at=utcnow()))
+    if r.status == ReportStatus.PENDING:
+        session.execute(update(ArrivalReport).where(ArrivalReport.id == r.id, ArrivalReport.status == ReportStatus.PENDING)
+                        .values(status=ReportStatus.CLAIMED, claimed_by_id=staff.id, claimed_at=utcnow()))
         session.refresh(r)
     person = session.get(Person, r.person_id)
     officer = session.get(Staff, r.claimed_by_id) if r.claimed_by_id else None

@@ -24,6 +24,7 @@ from bot.domain.codes import snapshot_colour_counts
 from bot.infra.db import SHANGHAI, utcnow
 from bot.domain.models import (Appeal, ArrivalReport, CaseStatus, ChannelIdentity, CodeHistory, Declaration, EffectLedger,
                         LimitedPass, Measure, Notice, Outbox, Person, Scan, TestResult, TravelFact)
+from bot.domain.vocab import AppealStatus
 
 BATCH = 5000
 REDIS_PATTERNS = ("chat:*", "code:img:*", "sms:*", "notices:sent:*", "dev:sms")
@@ -59,7 +60,7 @@ def plan_older_than(days: int, now: dt.datetime | None = None) -> list[tuple[str
         ("measures (over)", Measure, Measure.ended_on.is_not(None) & (Measure.ended_on < day)),
         ("case statuses (released)", CaseStatus, CaseStatus.released_on.is_not(None) & (CaseStatus.released_on < day)),
         ("scans", Scan, Scan.at < cut),
-        ("appeals (decided)", Appeal, (Appeal.status == "decided") & (Appeal.decided_at < cut)),
+        ("appeals (decided)", Appeal, (Appeal.status == AppealStatus.DECIDED) & (Appeal.decided_at < cut)),
         ("arrival reports (verified)", ArrivalReport, (ArrivalReport.status == "verified") & (ArrivalReport.verified_at < cut)),
         ("notices", Notice, Notice.status.in_(("delivered", "undeliverable")) & (Notice.created_at < cut)),
         ("code history", CodeHistory, CodeHistory.created_at < cut),

@@ -87,6 +87,11 @@ class AppealStatus(StrEnum):
     DECIDED = "decided"
 
 
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
 class ReportStatus(StrEnum):
     PENDING = "pending"
     CLAIMED = "claimed"

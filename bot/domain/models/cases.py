@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.infra.db import Base, Encrypted, UTCDateTime
 from bot.domain.models.columns import _now_col
+from bot.domain.vocab import AlertStatus, AppealStatus, ReportStatus
 
 
 class ArrivalReport(Base):
@@ -24,7 +25,7 @@ class ArrivalReport(Base):
     district: Mapped[str | None] = mapped_column(String(12), index=True)
     travel_fact_id: Mapped[int | None] = mapped_column(ForeignKey("travel_facts.id", ondelete="SET NULL"))
     phone_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending/claimed/verified
+    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.PENDING, index=True)
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -41,7 +42,7 @@ class Appeal(Base):
     reason_code: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Encrypted("appeals.description", 4096))
     colour_at_filing: Mapped[str | None] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open/claimed/decided
+    status: Mapped[str] = mapped_column(String(16), default=AppealStatus.OPEN, index=True)
     deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -78,7 +79,7 @@ class Alert(Base):
                                                        unique=True)
     kind: Mapped[str] = mapped_column(String(24), default="positive_test")
     district: Mapped[str | None] = mapped_column(String(12), index=True)
-    status: Mapped[str] = mapped_column(String(12), default="open", index=True)  # open / resolved
+    status: Mapped[str] = mapped_column(String(12), default=AlertStatus.OPEN, index=True)
     resolution: Mapped[str | None] = mapped_column(String(32))  # case:<status> / voided
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

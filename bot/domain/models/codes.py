@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.infra.db import Base, Encrypted, UTCDateTime
 from bot.domain.models.columns import _now_col
+from bot.domain.vocab import NoticeStatus
 
 
 class Code(Base):
@@ -81,7 +82,7 @@ class Notice(Base):
     kind: Mapped[str] = mapped_column(String(24))  # code_changed/appeal_decided/pass_ending/code_image
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     # pending -> sending (claimed by a delivery run) -> delivered / undeliverable, or back to pending
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=NoticeStatus.PENDING, index=True)
     via: Mapped[str | None] = mapped_column(String(24))  # template/custom/subscribe/alipay
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,15 +8,16 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from bot.domain import appeal_reviews as reviews
 from bot.domain import appeals as appeal_rules
 from bot.domain.models import COLOURS
+from bot.domain.vocab import AppealStatus
 from bot.web import db
 from bot.infra.db import SHANGHAI, utcnow
 from bot.web.api.base import ApiSchema, services, staff, staff_route
 
-STATUSES = ("open", "claimed", "decided", "overdue", "all")
+STATUSES = (*AppealStatus, "overdue", "all")
 
 
 class QueueQuery(ApiSchema):
-    status = fields.String(load_default="open", validate=validate.OneOf(STATUSES),
+    status = fields.String(load_default=AppealStatus.OPEN, validate=validate.OneOf(STATUSES),
                            metadata={"description": "open = not decided yet (open or claimed)"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from bot.domain import arrivals
+from bot.domain.vocab import ReportStatus
 from bot.domain.arrivals import CLASSES
 from bot.web import db
 from bot.web.api.base import ApiSchema, services, staff, staff_route
 
 
 class QueueQuery(ApiSchema):
-    status = fields.String(load_default="pending", validate=validate.OneOf(("pending", "claimed", "verified", "all")))
+    status = fields.String(load_default=ReportStatus.PENDING, validate=validate.OneOf((*ReportStatus, "all")))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 

@@ -7,6 +7,7 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from bot.chat.conversation.text import CONTROL
 from bot.domain import appeal_reviews as reviews
 from bot.domain import appeals as appeal_rules
+from bot.domain.vocab import AppealStatus
 from bot.domain.errors import DomainError, NotFound
 from bot.web import db
 from bot.infra.db import utcnow
@@ -24,9 +25,9 @@ def _appeal(s, number: str):
 @bp.get("/appeals")
 @page("appeals")
 def appeals():
-    status = request.args.get("status", "open")
-    if status not in ("open", "overdue", "decided", "all"):
-        status = "open"
+    status = request.args.get("status", AppealStatus.OPEN)
+    if status not in (AppealStatus.OPEN, "overdue", AppealStatus.DECIDED, "all"):
+        status = AppealStatus.OPEN
     return render_template("console/appeals.html", appeals=reviews.queue(db.session(), status), status=status,
                            now=utcnow().isoformat())
 
@@ -38,7 +39,7 @@ def appeal(number):
     s = db.session()
     a = _appeal(s, number)
     note = None
-    if a.status == "open":
+    if a.status == AppealStatus.OPEN:
         try:
             appeal_rules.claim(s, a, g.staff.id)
         except DomainError as exc:

@@ -8,6 +8,7 @@ from bot.chat.conversation.text import CONTROL
 from bot.domain import alerts as alert_rules
 from bot.domain import arrivals as arrival_rules
 from bot.domain import people as people_rules
+from bot.domain.vocab import AlertStatus, ReportStatus
 from bot.domain.errors import DomainError, Invalid, NotFound
 from bot.domain.models import CASE_STATUSES, ORIGIN_CLASSES
 from bot.domain.staff import districts
@@ -20,9 +21,9 @@ from bot.web.console.base import bp, page, services
 @bp.get("/arrivals")
 @page("arrivals")
 def arrivals():
-    status = request.args.get("status", "pending")
-    if status not in ("pending", "claimed", "verified", "all"):
-        status = "pending"
+    status = request.args.get("status", ReportStatus.PENDING)
+    if status not in (*ReportStatus, "all"):
+        status = ReportStatus.PENDING
     return render_template("console/arrivals.html", reports=arrival_rules.queue(db.session(), g.staff, status),
                            status=status)
 
@@ -77,9 +78,9 @@ def alerts():
                 s.rollback()
                 flash(say("console.alert_taken"), "error")
         return redirect(url_for("console.alerts"))
-    status = request.args.get("status", "open")
+    status = request.args.get("status", AlertStatus.OPEN)
     if status not in alert_rules.STATUSES:
-        status = "open"
+        status = AlertStatus.OPEN
     return render_template("console/alerts.html", alerts=alert_rules.listing(s, status, districts(g.staff)),
                            status=status)
 
