@@ -118,8 +118,8 @@ def pipelined(session, enabled: bool = True):
     each: psycopg's pipeline mode on PostgreSQL, one round trip for the lot instead of one each;
     statement by statement elsewhere. Anything else inside raises PipelineMisuse on every backend
     (a read's rows, an update's row count would not be there yet) where CHECK_PIPELINES is on.
-    A failed insert raises at the end of the block, as SQLAlchemy's exception (IntegrityError
-    and so on), like any other."""
+    A failed insert raises at the end of the block (or at a later insert in it, when its answer
+    is already back), as SQLAlchemy's exception (IntegrityError and so on), like any other."""
     if not enabled:
         yield
         return
