@@ -51,7 +51,8 @@ def run():
         env = {**os.environ, "APP_ENV": "test", "VAR_DIR": str(var), "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING",
                "DATABASE_URL": f"sqlite:///{var / 'bench.db'}", "SECRET_KEY": secrets.token_urlsafe(32),
                "PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), "WECHAT_TOKEN": TOKEN,
-               "WECHAT_APPID": APPID, "WECHAT_ENCODING_AES_KEY": AES_KEY, "PROMETHEUS_MULTIPROC_DIR": str(var / "prom")}
+               "WECHAT_APPID": APPID, "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_ALLOW_PLAIN": "on",  # plain and safe rounds
+               "PROMETHEUS_MULTIPROC_DIR": str(var / "prom")}
         env.pop("TEST_DATABASE_URL", None)
         (var / "prom").mkdir()
         svc = Services.from_env(env)

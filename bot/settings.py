@@ -72,6 +72,7 @@ class Settings:
     notice_lease: int = 120  # seconds a delivery run holds its notices (renewed while it works)
     push_timeout: float = 5.0  # seconds for one platform API call
     redis_ca_file: str | None = None  # rediss://: the CA that signed the server's certificate
+    wechat_max_skew: int = 300  # seconds a signed webhook message's timestamp may be off (replays)
 
     @property
     def production(self) -> bool:
@@ -245,6 +246,8 @@ class SettingsSchema(Schema):
     login_rate_limit = RateLimit(data_key="LOGIN_RATE_LIMIT", load_default="10 per minute")
     chat_rate_per_min = Whole(1, 100_000, data_key="CHAT_RATE_PER_MIN", load_default=30)
     push_timeout = Decimal(0.1, 60, data_key="PUSH_TIMEOUT", load_default=5.0)
+    wechat_max_skew = Whole(30, 3600, data_key="WECHAT_MAX_SKEW", load_default=300)
+    wechat_allow_plain = Choice(("on", "off", "1", "0"), lower=True, data_key="WECHAT_ALLOW_PLAIN", load_default="off")
 
     def __init__(self, present: dict):
         super().__init__()
@@ -268,6 +271,7 @@ class SettingsSchema(Schema):
         pii_key = decode_key("PII_KEY", d["pii_key"] or _dev_secret(var_dir, "pii_key"))
         old = tuple(decode_key("PII_OLD_KEYS", k) for k in d["pii_old_keys"].split(",") if k.strip())
         env, original = d["env"], self.present
+        plain = d["wechat_allow_plain"] in ("on", "1")
         return Settings(
             env=env, var_dir=var_dir,
             database_url=d["database_url"] or f"sqlite:///{var_dir / 'healthcode.db'}",
@@ -277,8 +281,8 @@ class SettingsSchema(Schema):
             log_level=d["log_level"], sms_verification=d["sms_verification"] == "on",
             conversation_timeout=d["conversation_timeout"], code_token_ttl=d["code_token_ttl"],
             font_path=d["font_path"],
-            wechat=_wechat(original, "WECHAT_", env, secret, d["wechat_aes"]),
-            wechat_mp=_wechat(original, "WECHAT_MP_", env, secret, d["wechat_mp_aes"]),
+            wechat=_wechat(original, "WECHAT_", env, secret, d["wechat_aes"], plain),
+            wechat_mp=_wechat(original, "WECHAT_MP_", env, secret, d["wechat_mp_aes"], plain),
             alipay={"appid": original.get("ALIPAY_APPID"), "app_private_key": d["alipay_private"],
                     "alipay_public_key": d["alipay_public"]},
             wechat_api_base=d["wechat_api_base"], alipay_gateway=d["alipay_gateway"],
@@ -290,7 +294,7 @@ class SettingsSchema(Schema):
             sms_sender=d["sms_sender"], reply_deadline=d["reply_deadline"], notice_lease=d["notice_lease"],
             staff_rate_limit=d["staff_rate_limit"], login_rate_limit=d["login_rate_limit"],
             chat_rate_per_min=d["chat_rate_per_min"], push_timeout=d["push_timeout"],
-            redis_ca_file=d["redis_ca_file"])
+            redis_ca_file=d["redis_ca_file"], wechat_max_skew=d["wechat_max_skew"])
 
 
 def _dev_secret(var_dir: Path, filename: str) -> str:
@@ -310,13 +314,16 @@ def _dev_aes_key(secret: str, prefix: str) -> str:
         .replace("+", "A").replace("/", "B")
 
 
-def _wechat(env: dict, prefix: str, app_env: str, secret: str, aes: str | None) -> dict:
+def _wechat(env: dict, prefix: str, app_env: str, secret: str, aes: str | None, allow_plain: bool) -> dict:
+    """An account's settings. `allow_plain`: plaintext messages are taken although an
+    EncodingAESKey is set (WECHAT_ALLOW_PLAIN; without a key they are the only kind)."""
     if app_env == "development" and not env.get(prefix + "TOKEN"):
         # make dev works without a WeChat account: the development chat page signs with these
+        # and offers both modes, as WeChat's compatible mode does
         return {"token": "healthcode-dev", "appid": DEV_WECHAT_APPIDS[prefix], "secret": "dev-secret",
-                "encoding_aes_key": aes or _dev_aes_key(secret, prefix)}
+                "encoding_aes_key": aes or _dev_aes_key(secret, prefix), "allow_plain": True}
     return {"token": env.get(prefix + "TOKEN"), "appid": env.get(prefix + "APPID"),
-            "secret": env.get(prefix + "SECRET"), "encoding_aes_key": aes}
+            "secret": env.get(prefix + "SECRET"), "encoding_aes_key": aes, "allow_plain": allow_plain or not aes}
 
 
 def load_settings(env: dict | None = None) -> Settings:

@@ -246,3 +246,14 @@ def test_alipay_click_enter_and_image(app, stub):
     assert "请回复数字选择服务" in texts[0]      # entering the life account shows the menu
     assert "常见问题" in texts[1]                # the FAQ menu item
     assert "请回复问题前的序号" in texts[2] or "需要文字" in texts[2] or "文字" in texts[2]
+
+
+def test_an_old_alipay_message_is_refused(app):
+    """Issue 15, finding 1 for Alipay: a validly signed message is taken only while its signed
+    CreateTime is fresh (a captured one, posted again later, is refused)."""
+    client = app.test_client()
+    assert post(client, text_notify("2088-fresh", "菜单")).status_code == 200
+    old = text_notify("2088-old", "菜单")
+    old["biz_content"] = re.sub(r"<CreateTime>\d+</CreateTime>", "<CreateTime>1600000000000</CreateTime>",
+                                old["biz_content"])
+    assert post(client, old).status_code == 403

@@ -25,6 +25,20 @@ def test_a_chat_user_sending_too_fast_is_told_once(env, make_app):
         svc.close()
 
 
+def test_a_message_waiting_for_the_users_lock_counts_once(make_app):
+    """Issue 15, finding 10: the chat limit counted every attempt to take the user's lock, so a
+    message that waited behind another used up the user's minute."""
+    from tests.support.chat import APPID
+
+    app, svc = make_app(CHAT_RATE_PER_MIN="3")
+    chat = Chat(app, user="o-waits")
+    # another process holds this user's lock for 0.3 s: begin tries again every few ms meanwhile
+    svc.redis.client().set(f"chat:lock:wechat:{APPID}:o-waits", "other", px=300)
+    for _ in range(3):
+        assert "请回复数字" in chat.say("菜单")
+    assert "太快" in chat.say("菜单")  # the fourth is the first one over
+
+
 def test_staff_tokens_are_limited_one_by_one(env, make_app):
     app, svc = make_app(STAFF_RATE_LIMIT="3 per minute")
     try:

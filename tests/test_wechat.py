@@ -68,16 +68,21 @@ TENCENT_FROM_XML = (
     "5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=]]></Encrypt></xml>")
 
 
-def test_tencent_safe_mode_sample(wechat_app):
-    """Tencent's WXBizMsgCrypt sample message (compatible mode: plain fields and Encrypt)."""
+def test_tencent_safe_mode_sample(wechat_app, monkeypatch):
+    """Tencent's WXBizMsgCrypt sample message (compatible mode: plain fields and Encrypt), at its
+    own time: today it is a replay from 2014 and refused."""
     crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
     inner = crypto.decrypt_message(TENCENT_FROM_XML, "5d197aaffba7e9b25a30732f161a50dee96bd5fa", "1409735669",
                                    "1320562132")
     assert xmltodict.parse(inner)["xml"]["Content"] == "abcdteT"
 
-    r = wechat_app.test_client().post(
-        "/wechat?signature=x&timestamp=1409735669&nonce=1320562132&encrypt_type=aes"
-        "&msg_signature=5d197aaffba7e9b25a30732f161a50dee96bd5fa", data=TENCENT_FROM_XML, content_type="text/xml")
+    url = ("/wechat?signature=x&timestamp=1409735669&nonce=1320562132&encrypt_type=aes"
+           "&msg_signature=5d197aaffba7e9b25a30732f161a50dee96bd5fa")
+    assert wechat_app.test_client().post(url, data=TENCENT_FROM_XML, content_type="text/xml").status_code == 403
+    import bot.web.channels
+
+    monkeypatch.setattr(bot.web.channels.time, "time", lambda: 1409735669 + 20.0)
+    r = wechat_app.test_client().post(url, data=TENCENT_FROM_XML, content_type="text/xml")
     assert r.status_code == 200
     doc = xmltodict.parse(r.get_data(as_text=True))["xml"]
     assert doc["Nonce"] == "1320562132" and doc["TimeStamp"] == "1409735669"

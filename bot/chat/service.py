@@ -109,7 +109,7 @@ class ChatService:
         conversation, dedupe = msg.conversation_key, msg.dedupe_key
         started = time.monotonic()
         try:
-            begun = self.store.begin(conversation, dedupe)
+            begun = self.store.begin(conversation, dedupe, replay=msg.replay)  # Replayed goes to the channel
         except (RedisError, Busy) as exc:
             log.warning("conversation store unavailable: %s", exc.__class__.__name__)
             return [say("common.busy")]

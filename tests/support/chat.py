@@ -8,8 +8,10 @@ from bot.domain.idcard import check_digit
 TOKEN = "spamtest"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APPID = "wx2c2769f8efd9abc2"
+# compatible mode (plaintext taken beside the AES key), as most chat tests talk plain; the
+# refusal of plaintext without it is tests/test_replay.py's
 WECHAT_ENV = {"WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID, "WECHAT_ENCODING_AES_KEY": AES_KEY,
-              "WECHAT_SECRET": "test-secret"}
+              "WECHAT_SECRET": "test-secret", "WECHAT_ALLOW_PLAIN": "on"}
 
 
 def id_card(body17: str) -> str:

@@ -19,6 +19,9 @@ class Inbound:
     msg_id: str = ""      # the platform's message id, when it has one
     created_at: int = 0   # the platform's timestamp (seconds)
     extra: dict = field(default_factory=dict)
+    # the channel's replay guard: (its signed timestamp + nonce, the body's digest, seconds to
+    # remember them); the same pair with another body is refused (bot.chat.conversation.store)
+    replay: tuple[str, str, int] | None = None
 
     @property
     def dedupe_key(self) -> str:

@@ -1,6 +1,8 @@
 """Conversation state in Redis, shared by every web process: two round trips per message.
 
-begin():  dedupe the message (a retry gets the first answer), take the user's lock, read the state.
+begin():  refuse a replay (a channel's timestamp + nonce seen with another body), dedupe the
+          message (a retry gets the first answer), take the user's lock, count the message
+          against the user's rate (once, with the lock held), read the state.
 finish(): save the state, remember the answer for retries, note the user's last message time
           (WeChat's 48-hour window for customer-service messages), release the lock. The webhook
           sends it without waiting for the reply (see bot.infra.redis.scripts).
@@ -20,12 +22,20 @@ from bot.infra.pii import DecryptError, Vault
 log = logging.getLogger("bot.chat.service")
 
 BEGIN = """
+if #KEYS > 4 then
+  local prior = redis.call('GET', KEYS[5])
+  if not prior then redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[6])
+  elseif prior ~= ARGV[5] then return {'replayed', ''} end
+end
 local seen = redis.call('GET', KEYS[1])
 if seen then return {'seen', seen} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'locked', ''} end
 local sent = redis.call('INCR', KEYS[4])
 if sent == 1 then redis.call('EXPIRE', KEYS[4], 120) end
-if sent > tonumber(ARGV[4]) then return {'limited', tostring(sent - tonumber(ARGV[4]))} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'locked', ''} end
+if sent > tonumber(ARGV[4]) then
+  redis.call('DEL', KEYS[2])
+  return {'limited', tostring(sent - tonumber(ARGV[4]))}
+end
 redis.call('SET', KEYS[1], '', 'EX', ARGV[3])
 return {'ok', redis.call('GET', KEYS[3]) or ''}
 """
@@ -55,6 +65,10 @@ class Busy(Exception):
     """Another message of this user is still being handled after waiting."""
 
 
+class Replayed(Exception):
+    """A channel's signed timestamp and nonce came again with another body: not the platform."""
+
+
 class Begun:
     def __init__(self, status: str, value: str, token: str):
         self.status, self.value, self.token = status, value, token
@@ -79,18 +93,26 @@ class ConversationStore:
         return [f"{p}:seen:{conversation}:{dedupe}", f"{p}:lock:{conversation}", f"{p}:state:{conversation}",
                 f"{p}:last:{conversation}"]
 
-    def begin(self, conversation: str, dedupe: str, wait: float = 3.0) -> Begun:
+    def begin(self, conversation: str, dedupe: str, wait: float = 3.0, replay: tuple[str, str, int] | None = None) -> Begun:
         """('ok', state) with the lock held; ('seen', answer) for a retry ('' while the first is
         still being handled); ('limited', how many over) past the user's messages per minute.
+        `replay`: the channel's (signed timestamp + nonce, body digest, seconds to remember it);
+        the same key with another digest raises Replayed (the same digest is a retry).
         Raises Busy when the user's lock stays taken for `wait` seconds."""
         seen, lock, state, _ = self.keys(conversation, dedupe)
         rate = f"{self.prefix}:rate:{conversation}:{int(time.time() // 60)}"
         token = secrets.token_hex(8)
+        keys, args = [seen, lock, state, rate], [token, LOCK_MS, SEEN_TTL, self.rate_per_min]
+        if replay is not None:
+            keys.append(f"{self.prefix}:nonce:{replay[0]}")
+            args += [replay[1], replay[2]]
         deadline = time.monotonic() + wait
         delay = 0.005
         while True:
-            status, value = self._begin([seen, lock, state, rate], [token, LOCK_MS, SEEN_TTL, self.rate_per_min])
+            status, value = self._begin(keys, args)
             status, value = status.decode(), value.decode()
+            if status == "replayed":
+                raise Replayed(conversation)
             if status != "locked":
                 return Begun(status, value, token)
             if time.monotonic() >= deadline:

@@ -2,6 +2,7 @@
 platform's message into a neutral Inbound, then the neutral answer back into its format."""
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 
@@ -33,6 +34,47 @@ def refuse_entities(xml: bytes | str) -> None:
     raw = xml.encode() if isinstance(xml, str) else xml
     if _ENTITY.search(raw):
         abort(400, "XML with a document type or entity declarations is not accepted")
+
+
+def fresh(timestamp: str | int, max_skew: int) -> bool:
+    """A platform's signed timestamp (seconds) within max_skew of our clock: an old signed
+    request, replayed, is refused."""
+    if isinstance(timestamp, str):
+        if not timestamp.isdigit():
+            return False
+        timestamp = int(timestamp)
+    return abs(time.time() - timestamp) <= max_skew
+
+
+def replay_guard(channel: str, app_id: str, timestamp: str, nonce: str, body: bytes,
+                 max_skew: int) -> tuple[str, str, int]:
+    """What the conversation store remembers of a signed request while its timestamp is fresh:
+    the same timestamp and nonce may come again only with the same body (a retry)."""
+    return f"{channel}:{app_id}:{timestamp}:{nonce}", hashlib.sha256(body).hexdigest()[:32], 2 * max_skew
+
+
+def json_depth_ok(body: bytes | str, limit: int = 16) -> bool:
+    """No platform nests JSON deeper than a few levels; a deeper body is refused before a parser
+    (whose recursion a 5,000-deep body exhausts) sees it."""
+    raw = body.encode() if isinstance(body, str) else body
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
 
 
 def fit_text(text: str, limit: int = PASSIVE_TEXT_BYTES) -> str:

@@ -7,6 +7,8 @@
   deliver.
 - `msg_method` (open-platform message push, JSON biz_content): verified, answered `success`.
 
+Replays: the message's signed CreateTime must be within WECHAT_MAX_SKEW of our clock.
+
 Signatures: gateway messages are signed over the sorted `k=v&…` of every parameter but `sign`,
 WITH `sign_type`. python-alipay-sdk's verify() drops sign_type, so it refuses every genuine
 gateway message; the open-platform push leaves out both sign and sign_type. Alipay signs the
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from flask import Blueprint, Response, abort, current_app, request
 
-from bot.web.channels import cdata, read_body, refuse_entities
+from bot.web.channels import cdata, fresh, read_body, refuse_entities
 from bot.chat.conversation.messages import Inbound
 from bot.infra.platforms import pem
 
@@ -147,6 +149,8 @@ def receive():
         inbound = to_inbound(xml, cfg["appid"])
     except Exception:
         abort(400, "biz_content is not an Alipay message")
+    if not fresh(inbound.created_at, current_app.extensions["services"].settings.wechat_max_skew):
+        abort(403)  # the signed CreateTime of an old message: a replay (its retries come within minutes)
     current_app.extensions["chat"].answer_later(inbound)
     ack = (f"<XML><ToUserId>{cdata(inbound.user)}</ToUserId><AppId>{cdata(cfg['appid'])}</AppId>"
            f"<CreateTime>{int(time.time() * 1000)}</CreateTime><MsgType>{cdata('ack')}</MsgType></XML>")
