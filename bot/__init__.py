@@ -72,7 +72,7 @@ def create_app(env: dict | None = None, services=None) -> Flask:
     app.register_blueprint(console.bp)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"))
-    if not settings.production:
+    if settings.env == "development":  # an unauthenticated signing oracle: never elsewhere
         from bot.devtools import devchat
 
         app.register_blueprint(devchat.bp)

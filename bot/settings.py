@@ -207,7 +207,9 @@ class SettingsSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # the environment holds much else (PATH, HOME …)
 
-    env = Choice(ENVIRONMENTS, data_key="APP_ENV", load_default="development")
+    # production unless said otherwise (make dev says development): nothing development-only is
+    # on by accident, and production's required settings are asked for
+    env = Choice(ENVIRONMENTS, data_key="APP_ENV", load_default="production")
     var_dir = fields.String(data_key="VAR_DIR", load_default=str(ROOT / "var"))
     database_url = Pattern(r"^(sqlite|postgres|postgresql)(\+\w+)?://", "must be a sqlite:/// or postgresql:// URL",
                            data_key="DATABASE_URL", load_default=None)

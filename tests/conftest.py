@@ -168,7 +168,7 @@ def wechat_app(make_app):
 @pytest.fixture
 def live(env):
     """The app served on a local port (for headless Chromium), with the platform stub: (base URL,
-    app, services, stub)."""
+    app, services, stub). As `make dev` runs it (APP_ENV=development): /dev/chat is there."""
     import threading
 
     from werkzeug.serving import make_server
@@ -180,7 +180,7 @@ def live(env):
     from workers import runtime
 
     with PlatformStub() as stub:
-        svc = Services.from_env({**env, **WECHAT_ENV, "WECHAT_API_BASE": stub.base_url})
+        svc = Services.from_env({**env, **WECHAT_ENV, "WECHAT_API_BASE": stub.base_url, "APP_ENV": "development"})
         runtime.use(svc)
         app = create_app(services=svc)
         server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -23,10 +23,18 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_dev(tmp_path, port):
+    """make dev as a non-interactive shell starts it (`make test &`, CI): SIGINT handed down
+    ignored (issue 15, finding 14: it then never stopped), in a process group of its own that
+    the test kills on any failure."""
     env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "PORT": str(port)}
     proc = subprocess.Popen([sys.executable, "-m", "bot.devtools.dev"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+                            preexec_fn=_ignore_sigint)
     token, lines = None, []
     deadline = time.monotonic() + 120
     for line in proc.stdout:
@@ -78,13 +86,12 @@ def test_make_dev_runs_and_ctrl_c_stops_everything(tmp_path):
         # the token printed is a working admin token
         from bot.services import Services
 
-        svc = Services.from_env({"VAR_DIR": str(tmp_path), "REDIS_URL": "redis://unused:1"})
+        svc = Services.from_env({"APP_ENV": "development", "VAR_DIR": str(tmp_path), "REDIS_URL": "redis://unused:1"})
         with svc.db.session() as s:
             assert authenticate(s, token).role == "admin"
         svc.db.dispose()
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        _stop(proc)
     gone, alive = psutil.wait_procs(family, timeout=15)
     assert alive == [], [p.cmdline() for p in alive]
     assert not (tmp_path / "redis.sock").exists()
@@ -95,6 +102,33 @@ def test_make_dev_runs_and_ctrl_c_stops_everything(tmp_path):
         assert token2 and token2 != token, out
     finally:
         family = psutil.Process(proc.pid).children(recursive=True)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        _stop(proc)
     assert psutil.wait_procs(family, timeout=15)[1] == []
+
+
+def _stop(proc):
+    """Ctrl-C; if make dev does not stop on it, its whole group is killed (nothing leaks) and the
+    test fails."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        raise AssertionError("make dev did not stop on SIGINT") from None
+
+
+@pytest.mark.parametrize("app_env", ["test", "production"])
+def test_dev_pages_exist_only_in_development(make_app, app_env):
+    """Issue 15, finding 11: /dev/chat (an unauthenticated signing oracle) and /dev/chat/inbox
+    (every user's pushes) were served whenever APP_ENV was not production."""
+    extra = {"APP_ENV": app_env}
+    if app_env == "production":
+        extra.update(PUBLIC_BASE_URL="https://hc.example.cn")
+    app, _ = make_app(**extra)
+    client = app.test_client()
+    assert client.get("/dev/chat").status_code == 404
+    assert client.post("/dev/chat/send", json={"user": "victim", "text": "2"}).status_code == 404
+    assert client.get("/dev/chat/inbox?user=victim").status_code == 404
+    dev, _ = make_app(APP_ENV="development")
+    assert dev.test_client().get("/dev/chat").status_code == 200

@@ -1,35 +1,12 @@
 """The development chat page in a real headless Chromium: a whole declaration, then safe mode."""
-import threading
+from tests.support.chat import CLEAN, REGISTRATION
 
-import pytest
-from werkzeug.serving import make_server
-
-from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV
-
-@pytest.fixture
-def live_app(env):
-    from bot import create_app
-    from bot.services import Services
-
-    from bot.devtools.platform_stub import PlatformStub
-
-    with PlatformStub() as stub:
-        svc = Services.from_env(dict(env, **WECHAT_ENV, WECHAT_API_BASE=stub.base_url))
-        app = create_app(services=svc)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"http://127.0.0.1:{server.server_port}", svc
-        server.shutdown()
-        svc.close()
-
-
-def test_declaration_on_the_dev_chat_page(live_app, browser):
+def test_declaration_on_the_dev_chat_page(live, browser):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    base, svc = live_app
+    base, _, svc, _ = live
     browser.get(base + "/dev/chat")
     wait = WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,))  # pages reload
     box = browser.find_element(By.ID, "text")

@@ -205,7 +205,7 @@ def test_example_that_no_longer_holds_fails_check(tmp_path):
 
 
 def run_flask(*args, stdin=None, env_extra=None, tmp_path=None):
-    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), **(env_extra or {})}
+    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "APP_ENV": "development", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env, input=stdin,
                           capture_output=True, text=True, timeout=60)
 
@@ -222,7 +222,7 @@ def test_broken_region_policy_stops_startup_and_check(tmp_path):
         assert proc.stderr.strip() == (f"healthcode: {name}.json: rule Z6: when: and[3].negative_tests_after: "
                                        "takes a list of 3 arguments")
         proc = subprocess.run([sys.executable, "-m", "workers", "--burst"], cwd=ROOT, capture_output=True, text=True,
-                              env={"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "REGION_POLICY": name})
+                              env={"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "REGION_POLICY": name, "APP_ENV": "development"})
         assert proc.returncode == 2 and f"{name}.json: rule Z6" in proc.stderr
         # with a good region policy, check names the broken file and fails
         proc = run_flask("policy", "check", tmp_path=tmp_path)

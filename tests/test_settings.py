@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 
 def good(tmp_path, **extra):
-    env = {"VAR_DIR": str(tmp_path)}
+    env = {"VAR_DIR": str(tmp_path), "APP_ENV": "development"}
     env.update(extra)
     return env
 
@@ -47,6 +47,13 @@ def test_malformed_setting_named(tmp_path, name, value, words):
     assert err.value.name == name and words in str(err.value)
 
 
+def test_the_default_is_production(tmp_path):
+    """Issue 15, finding 11: without APP_ENV the app ran as development (with /dev/chat)."""
+    with pytest.raises(SettingError) as err:
+        load_settings({"VAR_DIR": str(tmp_path)})
+    assert err.value.name == "DATABASE_URL" and "APP_ENV=production" in str(err.value)
+
+
 def test_production_requires_secrets(tmp_path):
     with pytest.raises(SettingError) as err:
         load_settings(good(tmp_path, APP_ENV="production"))
@@ -67,7 +74,7 @@ def test_url_safe_and_standard_base64_keys(tmp_path):
     [sys.executable, "-m", "bot.devtools.dev"],
 ])
 def test_startup_stops_with_one_line(tmp_path, command):
-    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "PII_KEY": "dG9vIHNob3J0"}
+    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), "PII_KEY": "dG9vIHNob3J0", "APP_ENV": "development"}
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

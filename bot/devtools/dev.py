@@ -92,8 +92,10 @@ def first_staff_token(services) -> str:
 
 
 def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("APP_ENV", "development")  # what make dev is for; the default is production
     try:
-        settings = load_settings()
+        settings = load_settings(env)
         from bot.domain.rules.loading import load_policy
 
         load_policy(settings.region_policy)
@@ -112,7 +114,6 @@ def main() -> int:
     from bot.infra.redis.embedded import EmbeddedRedis
     from bot.services import Services
 
-    env = dict(os.environ)
     embedded = None
     if not settings.redis_url:
         embedded = EmbeddedRedis(settings.var_dir)
@@ -146,7 +147,10 @@ def main() -> int:
     def interrupt(*_):
         raise KeyboardInterrupt
 
+    # our own handlers: a shell that starts us in the background hands SIGINT down ignored, and
+    # Ctrl-C (or the test's SIGINT) must still stop everything
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     try:
         services = Services(load_settings(env))
         migrate.upgrade(services)
@@ -184,7 +188,7 @@ Health code backend (development) is running.
   WeChat official account webhook  {public}/wechat
   WeChat mini-program webhook      {public}/wechat/mp
   Alipay gateway                   {public}/alipay
-  Development chat page            {public}/dev/chat   (or: .venv/bin/flask --app wsgi simulate)
+  Development chat page            {public}/dev/chat   (or: APP_ENV=development .venv/bin/flask --app wsgi simulate)
   WeChat (development account)     token {settings.wechat.get('token')}, AppID {settings.wechat.get('appid')}
   Staff console                    {public}/console
   Platform API                     {stub or settings.wechat_api_base or 'the real WeChat API'}{' (local stub)' if stub else ''}
