@@ -81,9 +81,22 @@ def test_community_acts_only_in_its_districts(client, services):
     body = {"action": "start", "kind": "home_health_observation", "end": (utcnow().date() + dt.timedelta(days=7)).isoformat()}
     assert client.post(f"/api/v1/people/{inside}/measures", json=body, headers=t).status_code == 200
     assert client.post(f"/api/v1/people/{outside}/measures", json=body, headers=t).status_code == 403
-    looked = client.get("/api/v1/people", query_string={"id_number": id_card("45010019800101123")}, headers=t)
-    assert looked.status_code == 403
     assert client.post("/api/v1/people/999999/measures", json=body, headers=t).status_code == 404
+
+
+def test_an_out_of_district_look_up_answers_like_a_miss(client, services):
+    """Issue 15, finding 12: community staff could tell whether an ID number is registered
+    anywhere (403 outside their districts, 404 for nobody). Now both answer alike; the audit
+    log tells them apart."""
+    _person(services, "450100", number=id_card("45010019800101123"))
+    t = auth(token(services, "community", ["330106"]))
+    outside = client.get("/api/v1/people", query_string={"id_number": id_card("45010019800101123")}, headers=t)
+    nobody = client.get("/api/v1/people", query_string={"id_number": id_card("45010019800101131")}, headers=t)
+    assert outside.status_code == nobody.status_code == 404
+    assert outside.get_json() == nobody.get_json()
+    with services.db.session() as s:
+        rows = s.scalars(select(AuditLog).where(AuditLog.action == "person.lookup").order_by(AuditLog.id)).all()
+    assert [(r.detail.get("found"), r.detail.get("out_of_scope")) for r in rows] == [(True, True), (False, None)]
 
 
 BAD_BODIES = [

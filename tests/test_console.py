@@ -136,7 +136,8 @@ def test_people_lookup_is_audited_and_scoped(client, services):
         number = s.get(Person, pid).id_number
     _login(client, _token(services, "community", ["450100"]))
     page = client.post("/console/people", data={"csrf": _csrf(client), "id_number": number})
-    assert "不在您的辖区内" in page.get_data(as_text=True) and "赵六" not in page.get_data(as_text=True)
+    # outside the officer's districts it reads like a number nobody has (issue 15, finding 12)
+    assert "没有找到该证件号码的人员" in page.get_data(as_text=True) and "赵六" not in page.get_data(as_text=True)
     client.post("/console/logout")
     _login(client, _token(services, "reviewer"))
     page = client.post("/console/people", data={"csrf": _csrf(client), "id_number": number})

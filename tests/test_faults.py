@@ -37,6 +37,46 @@ def test_redis_stopped_mid_conversation_then_back(env, tmp_path):
         server.stop()
 
 
+def test_no_log_line_holds_a_token(env, capsys):
+    """Issue 15, finding 13: at DEBUG, and on any 5xx, the request path was logged with its view
+    token (whoever read the logs could open the person's code page)."""
+    import logging
+
+    from bot import create_app
+    from bot.infra import tokens
+    from bot.infra.logs import configure_logging
+    from bot.services import Services
+    from tests.support.people import person_with_code
+
+    svc = Services.from_env({**env, "LOG_LEVEL": "DEBUG"})
+    try:
+        app = create_app(services=svc)
+        configure_logging("DEBUG")
+        pid = person_with_code(svc, "green")
+        view = tokens.view_token(svc.settings.secret_key, pid)
+        scan = tokens.scan_token(svc.settings.secret_key, pid, 1, tokens.scan_period(__import__("time").time()))
+
+        @app.get("/codes/<token>/boom")
+        def boom(token):
+            raise RuntimeError(f"failed for /codes/{token}")
+
+        client = app.test_client()
+        assert client.get(f"/codes/{view}").status_code == 200
+        assert client.get(f"/codes/{view}/boom").status_code == 500
+        client.get(f"/v/{scan}")
+        client.get("/api/v1/appeals", headers={"Authorization": "Bearer hcs_made-up-token-value"})
+        logging.getLogger("bot.test").warning("a link %s/codes/%s and hcs_made-up-token-value",
+                                              svc.settings.public_base_url, view)
+        out = capsys.readouterr()
+        logged = out.err + out.out
+        assert "/codes/[redacted]" in logged and " 500" in logged  # the lines are there, redacted
+        for secret in (view, scan, "hcs_made-up-token-value"):
+            assert secret not in logged
+    finally:
+        logging.getLogger().setLevel("WARNING")
+        svc.close()
+
+
 def test_no_log_line_holds_an_unmasked_id_number_or_phone(env, capsys):
     """A whole declaration, a staff look-up and a failing step, all logged at DEBUG: the raw
     ID number and phone never appear (SQL echo off; the JSON formatter masks messages and

@@ -8,7 +8,7 @@ from bot.domain import audit
 from bot.domain.codes import code_dict, history
 from bot.domain.errors import NotFound
 from bot.domain.models import ID_TYPES, Code, Person
-from bot.domain.staff import require_scope
+from bot.domain.staff import in_scope
 from bot.infra.masking import mask_id_number
 from bot.infra.pii import Vault, normalise_id_number
 
@@ -44,14 +44,18 @@ def person_by_id(session: Session, person_id: int) -> Person:
 
 def look_up(session: Session, vault: Vault, staff, id_type: str, number: str, **detail) -> Person:
     """The audited look-up by ID number (the caller commits the audit row, found or not):
-    NotFound when nobody has it, Forbidden outside a community officer's districts."""
+    NotFound when nobody has it, and the same outside a community officer's districts (a
+    different answer would tell them the number is registered); the audit row tells them apart."""
     person = find_person(session, vault, id_type, number)
     if person is None:
         audit.by_staff(session, staff, "person.lookup", None, found=False, id_masked=mask_id_number(number), **detail)
         raise NotFound("no person with this number")
+    if not in_scope(staff, person.district):
+        audit.by_staff(session, staff, "person.lookup", person.id, found=True, out_of_scope=True,
+                       id_masked=mask_id_number(person.id_number), **detail)
+        raise NotFound("no person with this number")
     audit.by_staff(session, staff, "person.lookup", person.id, found=True, id_masked=mask_id_number(person.id_number),
                    **detail)
-    require_scope(staff, person.district)
     return person
 
 

@@ -1,15 +1,35 @@
-"""JSON log lines with the request id; ID numbers and phone numbers are masked on the way out."""
+"""JSON log lines with the request id; ID numbers and phone numbers are masked on the way out,
+and tokens (code links, scan tokens, staff tokens, signed query values) redacted."""
 from __future__ import annotations
 
 import contextvars
 import datetime as dt
 import json
 import logging
+import re
 import sys
 
 from bot.infra.masking import mask_text
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+# a path's token segment (the code page, a scan), a staff token, a credential in a query string
+_TOKENS = re.compile(r"(?P<path>/(?:codes|v)/)[^/?#\s\"']+"
+                     r"|(?P<staff>hcs_)[A-Za-z0-9_\-]+"
+                     r"|(?P<query>[?&](?:token|code|signature|msg_signature|echostr|sign|next)=)[^&#\s\"']+"
+                     r"|(?P<bearer>Bearer )[^\s\"',]+", re.IGNORECASE)
+
+
+def redact_tokens(text: str) -> str:
+    """Tokens out of a log line: whoever reads the logs must not be able to open a code page,
+    pass a scan or call the API with what they find there."""
+    if "/" not in text and "hcs_" not in text and "=" not in text and "Bearer" not in text:
+        return text
+    return _TOKENS.sub(lambda m: next(g for g in m.groups() if g) + "[redacted]", text)
+
+
+def scrub(text: str) -> str:
+    return redact_tokens(mask_text(text))
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,16 +38,17 @@ class JsonFormatter(logging.Formatter):
             "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": mask_text(record.getMessage()),
+            "msg": scrub(record.getMessage()),
         }
         rid = request_id.get()
         if rid:
             entry["request_id"] = rid
         for key in ("event", "path", "status", "ms", "method"):
             if hasattr(record, key):
-                entry[key] = getattr(record, key)
+                value = getattr(record, key)
+                entry[key] = scrub(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exc"] = mask_text(self.formatException(record.exc_info))
+            entry["exc"] = scrub(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

@@ -100,9 +100,7 @@ def people():
                 person = people_rules.look_up(s, services().vault, g.staff, id_type, number, via="console")
                 record = people_rules.record(s, person)
                 found = {"person": person, "code": record["code"], "history": record["history"]}
-            except NotFound:
+            except NotFound:  # nobody, or somebody outside the officer's districts: alike
                 error = say("console.not_found")
-            except DomainError:
-                error = say("console.out_of_district")
             s.commit()
     return render_template("console/people.html", found=found, error=error)
