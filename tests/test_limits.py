@@ -55,6 +55,26 @@ def test_staff_tokens_are_limited_one_by_one(env, make_app):
         svc.close()
 
 
+def test_made_up_tokens_count_against_their_address(make_app):
+    """Issue 15, finding 10: the API limit was keyed on whatever token came, so each made-up
+    token got a fresh allowance (650 guesses, no 429)."""
+    app, _ = make_app(STAFF_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    codes = [client.get("/api/v1/stats", headers={"Authorization": f"Bearer hcs_guess{n}"}).status_code
+             for n in range(6)]
+    assert codes == [401, 401, 401, 429, 429, 429]
+    assert client.get("/api/v1/stats").status_code == 429  # no token: the same address
+
+
+def test_console_sign_in_fails_closed_without_redis(make_app):
+    """Issue 15, finding 10: with Redis down the sign-in limit was off (unlimited guessing)."""
+    app, svc = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    with svc.db.session() as s:
+        token = create_staff(s, "reviewer", "审核员")[1]
+    r = app.test_client().post("/console/login", data={"token": token})
+    assert r.status_code == 503 and "系统繁忙" in r.get_data(as_text=True)
+
+
 def test_console_sign_in_attempts_are_limited(env, make_app):
     app, svc = make_app(LOGIN_RATE_LIMIT="2 per minute")
     try:

@@ -1,22 +1,52 @@
-"""Rate limits on Redis: per staff token on the API, per address on the console sign-in.
-(Chat users are limited inside the conversation store's begin script: no extra round trip.)
+"""Rate limits on Redis: per staff token on the API (a token that is not a staff member's counts
+against its address: made-up tokens are not a way round the limit), per address on the console
+sign-in. (Chat users are limited inside the conversation store's begin script: no extra round trip.)
 
-When Redis is away the limiter lets requests through and logs it: the API stays usable, the
-webhooks have their own answer for a Redis outage."""
+When Redis is away the limiter lets API requests through and logs it (the API stays usable; its
+tokens are checked anyway), but the console sign-in answers 503: unlimited guessing is what the
+limit is there to stop. The webhooks have their own answer for a Redis outage."""
 from __future__ import annotations
 
 import hashlib
 
-from flask import request
+from flask import g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 
 def _token_key() -> str:
+    """A staff member's own bucket; anything else (no token, a made-up one) the address's. The
+    staff found is kept for the route (bot.web.api.base), so the token is looked up once."""
+    from bot.domain.staff import authenticate
+    from bot.web import db
+
     header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer " and header[7:].strip():
-        return "token:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    staff = g.authenticated = authenticate(db.session(), token) if token else None
+    if staff is not None:
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
     return "addr:" + get_remote_address()
+
+
+def _fail_closed(limiter: Limiter, view):
+    """The sign-in refuses (503) while the limiter cannot count: no guessing unlimited."""
+    from functools import wraps
+
+    from flask import render_template
+
+    from bot.infra.texts import say
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if request.method == "POST":
+            try:
+                alive = limiter.storage is not None and limiter.storage.check()
+            except Exception:
+                alive = False
+            if not alive:
+                return render_template("console/message.html", message=say("console.busy")), 503
+        return view(*args, **kwargs)
+    return guarded
 
 
 def storage_uri(url: str) -> str:
@@ -38,6 +68,7 @@ def install(app, services) -> Limiter:
     webhooks = {wechat.bp.name, alipay.bp.name}
     limiter.request_filter(lambda: request.blueprint in webhooks)
     login = app.view_functions["console.login"]  # registered already: wrap the registered view
-    app.view_functions["console.login"] = limiter.limit(settings.login_rate_limit, methods=["POST"])(login)
+    app.view_functions["console.login"] = _fail_closed(limiter, limiter.limit(settings.login_rate_limit,
+                                                                              methods=["POST"])(login))
     app.extensions["limiter"] = limiter
     return limiter
