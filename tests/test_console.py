@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from bot.domain.models import Appeal, AuditLog
-from tests.support.staff import sign_in as _login
+from tests.support.staff import sign_in as _login, sign_out
 from tests.support.staff import staff_token as _token
 from tests.support.chat import REGISTRATION, Chat
 
@@ -24,7 +24,7 @@ def test_sign_in_roles_and_csrf(client, services):
     assert client.get("/console/appeals").status_code == 200
     assert client.get("/console/stats").status_code == 403      # an admin page
     assert client.post("/console/people", data={"id_number": "x" * 18}).status_code == 400  # no CSRF token
-    client.post("/console/logout")
+    sign_out(client)
     assert client.get("/console/appeals").status_code == 302
     admin = _token(services, "admin")
     _login(client, admin)
@@ -138,7 +138,7 @@ def test_people_lookup_is_audited_and_scoped(client, services):
     page = client.post("/console/people", data={"csrf": _csrf(client), "id_number": number})
     # outside the officer's districts it reads like a number nobody has (issue 15, finding 12)
     assert "没有找到该证件号码的人员" in page.get_data(as_text=True) and "赵六" not in page.get_data(as_text=True)
-    client.post("/console/logout")
+    sign_out(client)
     _login(client, _token(services, "reviewer"))
     page = client.post("/console/people", data={"csrf": _csrf(client), "id_number": number})
     assert "赵六" in page.get_data(as_text=True) and number in page.get_data(as_text=True)

@@ -6,6 +6,7 @@ import pytest
 
 from bot.domain.staff import create_staff
 from tests.support.chat import Chat
+from tests.support.staff import sign_in
 
 
 def test_a_chat_user_sending_too_fast_is_told_once(env, make_app):
@@ -71,7 +72,7 @@ def test_console_sign_in_fails_closed_without_redis(make_app):
     app, svc = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     with svc.db.session() as s:
         token = create_staff(s, "reviewer", "审核员")[1]
-    r = app.test_client().post("/console/login", data={"token": token})
+    r = sign_in(app.test_client(), token)
     assert r.status_code == 503 and "系统繁忙" in r.get_data(as_text=True)
 
 
@@ -79,7 +80,7 @@ def test_console_sign_in_attempts_are_limited(env, make_app):
     app, svc = make_app(LOGIN_RATE_LIMIT="2 per minute")
     try:
         client = app.test_client()
-        codes = [client.post("/console/login", data={"token": "hcs_guess"}).status_code for _ in range(3)]
+        codes = [sign_in(client, "hcs_guess").status_code for _ in range(3)]
         assert codes == [401, 401, 429]
     finally:
         svc.close()

@@ -49,9 +49,17 @@ def create_staff(session: Session, role: str, name: str, scope: list[str] | None
 
 
 def rotate_token(session: Session, staff: Staff) -> str:
+    """A new token; the old one and every console session end."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     staff.token_hash, staff.token_hint = hash_token(token), token[:10]
+    end_sessions(staff)
     return token
+
+
+def end_sessions(staff: Staff) -> str:
+    """Every console session of this staff member ends; returns the nonce new sessions carry."""
+    staff.session_nonce = secrets.token_hex(16)
+    return staff.session_nonce
 
 
 def authenticate(session: Session, token: str | None) -> Staff | None:

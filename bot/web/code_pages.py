@@ -19,8 +19,10 @@ from bot.infra import tokens
 from bot.web import db
 from bot.infra.db import SHANGHAI
 from bot.infra.images.code_image import FontMissing
+from bot.web.headers import protect
 
 bp = Blueprint("codes", __name__)
+protect(bp)
 
 
 def _services():

@@ -73,6 +73,8 @@ class Staff(Base):
     created_at: Mapped[dt.datetime] = _now_col()
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the console's sessions carry it; a new one (sign-out, a new token) ends them all
+    session_nonce: Mapped[str | None] = mapped_column(String(32))
 
 
 class AuditLog(Base):
