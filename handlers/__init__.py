@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("declare", "my_code", "family", "appeal", "appeal_status", "limited_pass", "arrival_report", "faq")
+MODULES = ("declare", "my_code", "family", "appeal", "appeal_status", "limited_pass", "arrival_report", "faq",
+           "reset_link")
 
 
 def flows():

@@ -18,7 +18,7 @@ from bot.domain.code_views import load_view
 from bot.infra.db import utcnow
 from bot.domain.models import Code, LimitedPass, Scan
 from bot.domain.staff import create_staff
-from tests.support.people import person_with_code
+from tests.support.people import code_path, person_with_code
 from tests.support.tokens import altered
 
 
@@ -134,8 +134,7 @@ def test_no_cjk_font_is_a_clear_error(monkeypatch):
 
 def test_code_page_image_and_scan_page(client, services):
     pid = person_with_code(services, "green")
-    link = tokens.code_link(services.settings, pid)
-    path = link[len(services.settings.public_base_url):]
+    path = code_path(services, pid)
     page = client.get(path)
     assert page.status_code == 200 and b'id="code"' in page.data
     png = client.get(path + ".png")
@@ -161,7 +160,7 @@ def test_code_page_with_a_bad_link_or_no_code(client, services):
         person, _ = get_or_create_person(s, services.vault, "id_card", id_card("11010119800101123"), "李四")
         s.flush()
         pid = person.id
-    path = tokens.code_link(services.settings, pid)[len(services.settings.public_base_url):]
+    path = code_path(services, pid)
     page = client.get(path)
     assert page.status_code == 200 and "还没有健康码" in page.get_data(as_text=True)
     assert client.get(path + ".png").status_code == 404

@@ -7,7 +7,7 @@ import time
 
 from bot.domain.models import Staff
 from bot.domain.staff import rotate_token
-from tests.support.people import person_with_code
+from tests.support.people import code_path, person_with_code
 from tests.support.staff import csrf, sign_in, sign_out, staff_token
 
 
@@ -76,14 +76,11 @@ def test_a_session_ends_after_console_session_hours(make_app):
 
 
 def test_console_and_code_pages_carry_the_browser_headers(client, services):
-    from bot.infra import tokens
-
     pages = [client.get("/console/login")]
     sign_in(client, staff_token(services, "reviewer"))
     pages.append(client.get("/console/appeals"))
     pid = person_with_code(services, "green")
-    view = tokens.view_token(services.settings.secret_key, pid)
-    pages.append(client.get(f"/codes/{view}"))
+    pages.append(client.get(code_path(services, pid)))
     for r in pages:
         assert r.status_code == 200
         csp = r.headers.get("Content-Security-Policy", "")

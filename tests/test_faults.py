@@ -46,14 +46,14 @@ def test_no_log_line_holds_a_token(env, capsys):
     from bot.infra import tokens
     from bot.infra.logs import configure_logging
     from bot.services import Services
-    from tests.support.people import person_with_code
+    from tests.support.people import code_path, person_with_code
 
     svc = Services.from_env({**env, "LOG_LEVEL": "DEBUG"})
     try:
         app = create_app(services=svc)
         configure_logging("DEBUG")
         pid = person_with_code(svc, "green")
-        view = tokens.view_token(svc.settings.secret_key, pid)
+        view = code_path(svc, pid).rsplit("/", 1)[1]
         scan = tokens.scan_token(svc.settings.secret_key, pid, 1, tokens.scan_period(__import__("time").time()))
 
         @app.get("/codes/<token>/boom")

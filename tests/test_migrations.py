@@ -58,3 +58,43 @@ def test_audit_log_is_append_only_in_the_database(services):
                 s.execute(text(statement))
     with services.db.session() as s:
         assert s.execute(text("SELECT action FROM audit_log")).scalar_one() == "people.lookup"
+
+
+def test_0006_keeps_every_row_and_gives_people_public_ids(empty_db, tmp_path, redis_url):
+    """The SQLite rebuild (AUTOINCREMENT) copies and drops each table: with foreign keys on, the
+    drop of `people` would have deleted what hangs on it. Existing people get public ids."""
+    svc = Services.from_env(base_env(tmp_path, empty_db, redis_url))
+    migrate.upgrade(svc, "0005")
+    now = utcnow().replace(tzinfo=None)
+    with svc.db.engine.begin() as conn:
+        for pid in (1, 2):
+            conn.execute(text("INSERT INTO people (id, id_type, id_hash, id_number, name, registered, created_at, "
+                              "updated_at) VALUES (:id, 'id_card', :h, 'x', 'y', true, :now, :now)"),
+                         {"id": pid, "h": f"h{pid}", "now": now})
+        conn.execute(text("INSERT INTO channel_identities (channel, app_id, external_id, person_id, subscribed, "
+                          "push_consents, created_at) VALUES ('wechat', '', 'o1', 1, true, '{}', :now)"), {"now": now})
+    migrate.upgrade(svc)
+    with svc.db.engine.begin() as conn:
+        assert conn.execute(text("SELECT person_id FROM channel_identities")).scalar_one() == 1
+        rows = conn.execute(text("SELECT public_id, link_version FROM people ORDER BY id")).all()
+    assert len(rows) == 2 and all(len(r.public_id) == 22 and r.link_version == 1 for r in rows)
+    assert rows[0].public_id != rows[1].public_id
+    svc.db.dispose()
+
+
+def test_sqlite_never_reuses_an_id(services):
+    """Issue 15, finding 4: SQLite gave a deleted newest row's id to the next row, so a link or
+    token naming it named somebody else."""
+    if services.db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL sequences never reuse an id")
+    with services.db.engine.begin() as conn:
+        ddl = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
+        own_ids = [t for t in inspect(conn).get_table_names()
+                   if inspect(conn).get_pk_constraint(t)["constrained_columns"] == ["id"]]
+        assert len(own_ids) >= 20 and [t for t in own_ids if "AUTOINCREMENT" not in ddl[t]] == []
+        now = utcnow().replace(tzinfo=None)
+        insert = text("INSERT INTO people (id_type, id_hash, public_id, link_version, id_number, name, registered, "
+                      "created_at, updated_at) VALUES ('id_card', :h, :h, 1, 'x', 'y', true, :now, :now)")
+        first = conn.execute(insert, {"h": "a", "now": now}).lastrowid
+        conn.execute(text("DELETE FROM people WHERE id = :id"), {"id": first})
+        assert conn.execute(insert, {"h": "b", "now": now}).lastrowid > first

@@ -254,7 +254,7 @@ def test_an_unmatched_arrival_origin_waits_for_staff_to_classify_it(env):
 def test_faq_and_code_page_follow_the_region_policy(env, policy, words_in_answer):
     from bot import create_app
     from bot.services import Services
-    from bot.infra.tokens import code_link
+    from tests.support.people import code_path
 
     svc = Services.from_env({**env, **WECHAT_ENV, "REGION_POLICY": policy})
     try:
@@ -265,7 +265,7 @@ def test_faq_and_code_page_follow_the_region_policy(env, policy, words_in_answer
         chat.run(*REGISTRATION, "2", "4", "1", "2", "5", "1")  # symptoms: yellow everywhere
         with svc.db.session() as s:
             pid = s.scalar(select(Code.person_id))
-        page = app.test_client().get(code_link(svc.settings, pid).split(svc.settings.public_base_url)[1])
+        page = app.test_client().get(code_path(svc, pid))
         html = page.get_data(as_text=True)
         assert page.status_code == 200 and svc.policy.wording["may"]["yellow"] in html
         assert svc.policy.wording["to_green"]["yellow"] in html

@@ -27,7 +27,7 @@ import time
 from redis.exceptions import RedisError
 from sqlalchemy import case, select, update
 
-from bot.domain.models import ChannelIdentity, Notice
+from bot.domain.models import ChannelIdentity, Notice, Person
 from bot.domain.vocab import NoticeStatus
 from bot.domain.notices import QUEUED_FLAG, nudge, pending_due
 from bot.infra.db import utcnow
@@ -104,8 +104,9 @@ def claim_batch(svc, claim: str, limit: int) -> list:
         return s.execute(
             select(Notice.id, Notice.kind, Notice.payload, Notice.person_id, Notice.attempts, Notice.identity_id,
                    ChannelIdentity.channel, ChannelIdentity.app_id, ChannelIdentity.external_id,
-                   ChannelIdentity.subscribed, ChannelIdentity.push_consents)
+                   ChannelIdentity.subscribed, ChannelIdentity.push_consents, Person.public_id, Person.link_version)
             .outerjoin(ChannelIdentity, ChannelIdentity.id == Notice.identity_id)
+            .outerjoin(Person, Person.id == Notice.person_id)  # its code page link
             .where(Notice.claim == claim, Notice.status == NoticeStatus.SENDING).order_by(Notice.id)).all()
 
 

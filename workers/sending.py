@@ -66,8 +66,8 @@ def notice_text(svc, row) -> str:
     p = dict(row.payload or {})
     if row.kind == "chat_reply":
         return "\n\n".join(p.get("texts") or [])
-    if row.person_id is not None:
-        p.setdefault("link", tokens.code_link(svc.settings, row.person_id))
+    if row.public_id is not None:
+        p.setdefault("link", tokens.code_link(svc.settings, row))
     return say(f"push.{row.kind}", **p)
 
 
@@ -96,7 +96,7 @@ def _send_wechat(svc, row, in_window: bool) -> Outcome:
                 _wechat_call(api, api.message.send_text, openid, text)
             elif via == "template":
                 _wechat_call(api, api.message.send_template, openid, template_id, _template_data(row, text),
-                             url=tokens.code_link(svc.settings, row.person_id) if row.person_id else None)
+                             url=tokens.code_link(svc.settings, row) if row.public_id else None)
             else:
                 _wechat_call(api, api.wxa.send_subscribe_message, openid, template_id, _template_data(row, text))
             return Outcome(NoticeStatus.DELIVERED, via=via)
@@ -178,7 +178,7 @@ def _send_alipay(svc, row) -> Outcome:
     client = alipay_push(svc)
     try:
         if row.kind == "code_image":
-            page = tokens.code_link(svc.settings, row.person_id)
+            page = tokens.code_link(svc.settings, row)
             client.send_code_image(row.external_id, f"{page}.png?p={tokens.scan_period(time.time())}", page,
                                    say("image.title"))
         else:

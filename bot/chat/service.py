@@ -118,7 +118,7 @@ class ChatService:
         if begun.status == "seen":  # a retry: the first answer, once it is there
             if not replay_retries:
                 return []
-            answer = begun.value or self.store.wait_answer(conversation, dedupe, self.deadline)
+            answer = self.store.opened(begun.value) or self.store.wait_answer(conversation, dedupe, self.deadline)
             return json.loads(answer) if answer else []
         now = now or utcnow()
         try:

@@ -10,7 +10,7 @@ from bot.domain.codes import code_dict, history
 from bot.domain.errors import NotFound
 from bot.domain.models import Appeal, AppealEvidence, Code, Person, Staff
 from bot.infra.db import utcnow
-from bot.infra.masking import mask_name, mask_text
+from bot.infra.masking import mask_name
 from bot.domain.vocab import AppealStatus
 
 
@@ -57,7 +57,9 @@ def detail(session, staff, appeal: Appeal) -> dict:
                proxy=appeal.filed_by_id not in (None, appeal.person_id),
                facts=fact_records.listing(session, person.id),
                voided_facts=fact_records.listing(session, person.id, voided=True))
-    audit.by_staff(session, staff, "appeal.read", person.id, number=appeal.number, description=mask_text(appeal.description)[:80])
+    # what was read, by field name: never the text itself (the log is append-only, it outlives a purge)
+    audit.by_staff(session, staff, "appeal.read", person.id, number=appeal.number,
+                   fields=["description", "reply", "evidence", "facts", "history"])
     return out
 
 

@@ -1,5 +1,9 @@
 """The audit log: append-only rows for every read of personal data and every change.
-Details hold masked values only."""
+
+Details hold ids, field names, counts, closed words and masked values, never free text: the log
+cannot be edited, so it outlives a purge of the personal data. A string longer than
+MAX_DETAIL_TEXT, Chinese text that is not masked, or a nested mapping, is refused at the call (a bug, caught by any test
+that reaches it)."""
 from __future__ import annotations
 
 from sqlalchemy import insert
@@ -10,9 +14,23 @@ from bot.infra.logs import request_id
 from bot.domain.models import AuditLog
 
 
+MAX_DETAIL_TEXT = 32  # the longest masked value (an ID number, 18) or word (an action, a rule id)
+
+
+def _plain(value) -> bool:
+    if isinstance(value, str):  # Chinese text only masked (a name: 王*): words here are keys
+        return len(value) <= MAX_DETAIL_TEXT and ("*" in value or not any("\u3400" <= c <= "\u9fff" for c in value))
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float))
+
+
 def record(session: Session, action: str, *, actor_kind: str, actor_id: int | None = None,
            subject_person_id: int | None = None, **detail) -> None:
     """Append a row in the caller's transaction (a plain INSERT: no ORM bookkeeping)."""
+    bad = [k for k, v in detail.items() if not _plain(v)]
+    if bad:
+        raise ValueError(f"audit detail {bad} is not an id, a word or a masked value")
     session.connection().execute(_INSERT, dict(
         at=utcnow(), action=action, actor_kind=actor_kind, actor_id=actor_id, subject_person_id=subject_person_id,
         detail=detail, request_id=request_id.get()))

@@ -14,6 +14,17 @@ from bot.infra.images.code_image import CodeView
 from bot.infra.masking import mask_name
 
 
+def person_for_link(session, secret: bytes, view_token: str) -> int | None:
+    """The person a code page link names, if the link still stands: signed and young enough, the
+    person still there (a purge ends it), and of their current link version (a reset or an
+    unbinding ends it)."""
+    claim = tokens.read_view_token(secret, view_token)
+    if claim is None:
+        return None
+    row = session.execute(select(Person.id, Person.link_version).where(Person.public_id == claim[0])).first()
+    return row.id if row is not None and row.link_version == claim[1] else None
+
+
 def load_view(session, person_id: int, now: dt.datetime | None = None) -> CodeView | None:
     """The person's current code as the image shows it; None without a code."""
     now = now or utcnow()

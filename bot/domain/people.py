@@ -1,7 +1,7 @@
 """Finding and creating people by ID number, through the keyed hash (never by plaintext)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import audit
@@ -33,6 +33,12 @@ def get_or_create_person(session: Session, vault: Vault, id_type: str, id_number
     session.add(person)
     session.flush()
     return person, True
+
+
+def revoke_links(session: Session, person_id: int) -> None:
+    """Every code page link given out for this person stops working (links carry the version)."""
+    session.execute(update(Person).where(Person.id == person_id).values(link_version=Person.link_version + 1),
+                    execution_options={"synchronize_session": "fetch"})
 
 
 def person_by_id(session: Session, person_id: int) -> Person:

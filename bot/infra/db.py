@@ -6,9 +6,10 @@ bot.infra.db.session(), which is closed at the end of the request. Workers open 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from contextlib import contextmanager
 
-from sqlalchemy import DateTime, String, create_engine, event, text
+from sqlalchemy import DateTime, String, Text, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -59,6 +60,28 @@ class Encrypted(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else dialect.pii_vault.decrypt(value, self.context)
+
+
+class SealedJSON(TypeDecorator):
+    """A JSON value sealed with the engine's vault (payloads whose texts hold links or names).
+    Rows written before the column was sealed (plain JSON text) are still read."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, context: str):
+        super().__init__()
+        self.context = context
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else dialect.pii_vault.encrypt(json.dumps(value, ensure_ascii=False), self.context)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value[:1] in ("{", "["):  # written before sealing (migration 0007)
+            return json.loads(value)
+        return json.loads(dialect.pii_vault.decrypt(value, self.context))
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

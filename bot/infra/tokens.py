@@ -1,6 +1,8 @@
 """Signed tokens in links.
 
-- The view token (the code page link sent in chat): bound to the person, 7 days, itsdangerous.
+- The view token (the code page link sent in chat): the person's public id and link version,
+  7 days, itsdangerous. Never the row id: a link dies when the person is purged, and raising
+  the link version (a reset in chat, an unbinding) revokes every link given out before.
 - The scan token (inside the QR): bound to the person and the code version, short-lived
   (CODE_TOKEN_TTL). It must stay short, because every character grows the QR: 12 bytes of
   claims (person, version, issue minute) and a 12-byte truncated HMAC-SHA256, 32 characters in
@@ -31,21 +33,26 @@ def _viewer(secret: bytes) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="code-view")
 
 
-def view_token(secret: bytes, person_id: int) -> str:
-    return _viewer(secret).dumps(person_id)
+def view_token(secret: bytes, public_id: str, link_version: int) -> str:
+    return _viewer(secret).dumps([public_id, link_version])
 
 
-def read_view_token(secret: bytes, token: str) -> int | None:
-    """The person a view token names, or None (altered, expired, or not a token)."""
+def read_view_token(secret: bytes, token: str) -> tuple[str, int] | None:
+    """(public id, link version) a view token names, or None (altered, expired, or not a token).
+    The caller checks both against the person."""
     try:
-        person_id = _viewer(secret).loads(token, max_age=VIEW_TTL)
+        claim = _viewer(secret).loads(token, max_age=VIEW_TTL)
     except BadSignature:  # SignatureExpired is a BadSignature too
         return None
-    return person_id if isinstance(person_id, int) and not isinstance(person_id, bool) else None
+    if (isinstance(claim, list) and len(claim) == 2 and isinstance(claim[0], str)
+            and isinstance(claim[1], int) and not isinstance(claim[1], bool)):
+        return claim[0], claim[1]
+    return None
 
 
-def code_link(settings, person_id: int) -> str:
-    return f"{settings.public_base_url}/codes/{view_token(settings.secret_key, person_id)}"
+def code_link(settings, person) -> str:
+    """The code page of `person` (anything with public_id and link_version: a Person, a row)."""
+    return f"{settings.public_base_url}/codes/{view_token(settings.secret_key, person.public_id, person.link_version)}"
 
 
 def _scan_key(secret: bytes) -> bytes:

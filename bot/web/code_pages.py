@@ -14,7 +14,7 @@ import time
 
 from flask import Blueprint, Response, current_app, render_template
 
-from bot.domain.code_views import check_scan, load_view
+from bot.domain.code_views import check_scan, load_view, person_for_link
 from bot.infra import tokens
 from bot.web import db
 from bot.infra.db import SHANGHAI
@@ -30,7 +30,7 @@ def _services():
 
 
 def _person_or_404(view_token: str):
-    person_id = tokens.read_view_token(_services().settings.secret_key, view_token)
+    person_id = person_for_link(db.session(), _services().settings.secret_key, view_token)
     if person_id is None:
         return None, (render_template("codes/gone.html"), 404)
     return person_id, None

@@ -19,3 +19,13 @@ def person_with_code(services, colour: str = "green", *, name: str = "张三", n
                    policy="zhejiang", since=utcnow() - dt.timedelta(days=1)))
         s.flush()
         return person.id
+
+
+def code_path(services, person_id: int) -> str:
+    """The code page path a chat reply would give for this person (its current link version)."""
+    from bot.domain.models import Person
+    from bot.infra.tokens import code_link
+
+    with services.db.session() as s:
+        link = code_link(services.settings, s.get(Person, person_id))
+    return link[len(services.settings.public_base_url):]

@@ -7,9 +7,12 @@ from sqlalchemy import select
 from bot.chat import sms
 from bot.chat.actions.common import code_view, identity, person_of, push_code_image
 from bot.chat.actions.registry import action
+from bot.domain import audit
 from bot.domain.models import Code, FamilyBinding, Person
+from bot.domain.people import revoke_links
 from bot.infra.db import utcnow
 from bot.infra.masking import mask_name, mask_phone
+from bot.infra.tokens import code_link
 
 
 @action("profile")
@@ -45,6 +48,18 @@ def my_code(services, session, msg, payload):
     if "colour" in view:
         push_code_image(session, person.id, identity(session, msg).id, utcnow())
     return view
+
+
+@action("code_link.reset")
+def code_link_reset(services, session, msg, payload):
+    person = person_of(session, msg)
+    if person is None:
+        return {"registered": False}
+    revoke_links(session, person.id)
+    session.refresh(person)
+    audit.record(session, "code_link.reset", actor_kind="citizen", actor_id=person.id, subject_person_id=person.id,
+                 channel=msg.channel, link_version=person.link_version)
+    return {"registered": True, "link": code_link(services.settings, person)}
 
 
 @action("subscribe")

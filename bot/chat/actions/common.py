@@ -46,7 +46,7 @@ def code_view(services, person: Person, code: Code | None) -> dict:
                     since=code.since.isoformat(), version=code.version,
                     reevaluate_at=code.reevaluate_at.isoformat() if code.reevaluate_at else None,
                     green_at=code.green_at.isoformat() if code.green_at else None,
-                    may=services.policy.wording["may"][code.colour], link=code_link(services.settings, person.id))
+                    may=services.policy.wording["may"][code.colour], link=code_link(services.settings, person))
     return view
 
 

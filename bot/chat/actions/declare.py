@@ -6,6 +6,7 @@ here as module constants (building one per call cost more than running it), read
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -15,6 +16,7 @@ from bot.chat.conversation.text import fold
 from bot.domain import audit
 from bot.domain.codes import classify_origin, facts_from_rows, more_severe, reevaluate, risk_table
 from bot.domain.models import CaseStatus, ChannelIdentity, Code, Measure, Person, TravelFact
+from bot.domain.models.people import new_public_id
 from bot.domain.models import Declaration as DeclarationRow
 from bot.domain.people import id_hash
 from bot.domain.vocab import MeasureKind
@@ -34,12 +36,13 @@ READS = select(
     select(DeclarationRow.person_id).where(DeclarationRow.submission_key == b("key")).scalar_subquery().label("done"),
     select(ChannelIdentity.id).where(*_ACCOUNT).scalar_subquery().label("identity_id"),
     select(ChannelIdentity.person_id).where(*_ACCOUNT).scalar_subquery().label("person_id"),
-    select(Person.name).join(ChannelIdentity, ChannelIdentity.person_id == Person.id).where(*_ACCOUNT)
-    .scalar_subquery().label("name"),
-    select(Person.id).where(_BY_HASH).scalar_subquery().label("found_id"),
-    select(Person.name).where(_BY_HASH).scalar_subquery().label("found_name"),
-    select(Person.registered).where(_BY_HASH).scalar_subquery().label("found_registered"))
-NAME = select(Person.name).where(Person.id == b("pid"))
+    *(select(column).join(ChannelIdentity, ChannelIdentity.person_id == Person.id).where(*_ACCOUNT)
+      .scalar_subquery().label(label) for column, label in ((Person.name, "name"), (Person.public_id, "public_id"),
+                                                          (Person.link_version, "link_version"))),
+    *(select(column).where(_BY_HASH).scalar_subquery().label(label) for column, label in (
+        (Person.id, "found_id"), (Person.name, "found_name"), (Person.registered, "found_registered"),
+        (Person.public_id, "found_public_id"), (Person.link_version, "found_link_version"))))
+NAME = select(Person.name, Person.public_id, Person.link_version).where(Person.id == b("pid"))
 TAKEN = select(ChannelIdentity.id).where(
     ChannelIdentity.person_id == b("pid"), ChannelIdentity.channel == b("channel"),
     ChannelIdentity.app_id == b("app_id"), ChannelIdentity.id != b("identity_id")).limit(1)
@@ -82,16 +85,16 @@ def declare(services, session, msg, p: Declaration):
         if owner is None or not bound(session, owner, p.for_person_id):
             return {"error": "not_bound"}
         person_id, submitted_by = p.for_person_id, owner
-        name = conn.execute(NAME, {"pid": person_id}).scalar()
+        name, *link = conn.execute(NAME, {"pid": person_id}).one()
     elif known.person_id is not None:
-        person_id, name = known.person_id, known.name
+        person_id, name, link = known.person_id, known.name, (known.public_id, known.link_version)
     elif hashed is None:
         return {"error": "not_registered"}
     else:
         found = register(conn, msg, known, hashed, p)
         if isinstance(found, str):
             return {"error": found}
-        person_id, new = found
+        person_id, new, link = found
         name = p.name
     account = []  # a new chat account is written with the rest (the code image finds it by itself)
     if ident is None:
@@ -127,22 +130,29 @@ def declare(services, session, msg, p: Declaration):
             "reevaluate_at": decision.reevaluate_at.isoformat() if decision.reevaluate_at else None,
             "green_at": decision.green_at.isoformat() if decision.green_at else None,
             "may": services.policy.wording["may"][decision.colour],
-            "link": code_link(services.settings, person_id), "ok": True,
+            "link": code_link(services.settings, Link(*link)), "ok": True,
             "first": change is not None and change.old_colour is None,
             "old_colour": change.old_colour if change else None}
 
 
-def register(conn, msg, known, hashed: str, p: Declaration) -> tuple[int, bool] | str:
+class Link(NamedTuple):
+    public_id: str
+    link_version: int
+
+
+def register(conn, msg, known, hashed: str, p: Declaration) -> tuple[int, bool, tuple[str, int]] | str:
     """The person behind this chat account, found by ID number (`known`: READS' row; names must
-    agree) or created: (person id, created). An error key when the number is someone else's
+    agree) or created: (person id, created, (public id, link version)). An error key when the number is someone else's
     account here."""
     if known.found_id is None:
         now = utcnow()
+        public_id = new_public_id()
         pid = conn.execute(INSERT_PERSON, {
             "id_type": p.id_type, "id_hash": hashed, "id_number": p.id_number, "name": p.name,
+            "public_id": public_id, "link_version": 1,
             "phone": p.phone, "registered": True, "created_at": now, "updated_at": now,
             "district": home_district(p.id_type, p.id_number)}).inserted_primary_key[0]
-        return pid, True
+        return pid, True, (public_id, 1)
     if fold(known.found_name).replace(" ", "") != fold(p.name).replace(" ", ""):
         return "name_mismatch"
     taken = conn.execute(TAKEN, {"pid": known.found_id, "channel": msg.channel, "app_id": msg.app_id,
@@ -153,7 +163,7 @@ def register(conn, msg, known, hashed: str, p: Declaration) -> tuple[int, bool] 
     if p.phone:
         values["phone"] = p.phone
     conn.execute(update(Person).where(Person.id == known.found_id).values(**values))
-    return known.found_id, False
+    return known.found_id, False, (known.found_public_id, known.found_link_version)
 
 
 def plan_declaration(session, decl: dict, today: dt.date, new: bool = False,

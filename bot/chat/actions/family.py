@@ -10,7 +10,7 @@ from bot.chat.actions.registry import action
 from bot.chat.conversation.text import fold
 from bot.domain import audit
 from bot.domain.models import Code, FamilyBinding, Person
-from bot.domain.people import find_person, get_or_create_person
+from bot.domain.people import find_person, get_or_create_person, revoke_links
 from bot.domain.vocab import IdType
 from bot.infra.db import SHANGHAI, utcnow
 from bot.infra.masking import mask_id_number, mask_name
@@ -89,5 +89,7 @@ def family_unbind(services, session, msg, p):
                                                        FamilyBinding.unbound_at.is_(None))).all()
     for b in rows:
         b.unbound_at = utcnow()
+    if rows:  # the links the owner was given for them die with the binding
+        revoke_links(session, p.person_id)
     audit.record(session, "family.unbound", actor_kind="citizen", actor_id=owner.id, subject_person_id=p.person_id)
     return {"ok": bool(rows)}

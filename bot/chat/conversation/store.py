@@ -8,7 +8,8 @@ finish(): save the state, remember the answer for retries, note the user's last 
           sends it without waiting for the reply (see bot.infra.redis.scripts).
 
 The lock serialises two messages of one user arriving at once; the second waits for the first.
-States hold half-entered personal data, so they are encrypted with the PII key.
+States hold half-entered personal data and answers hold code page links, so both are
+encrypted with the PII key.
 """
 from __future__ import annotations
 
@@ -127,9 +128,16 @@ class ConversationStore:
         while time.monotonic() < deadline:
             value = self.redis.get(seen)
             if value:
-                return value.decode()
+                return self.opened(value.decode())
             time.sleep(0.02)
         return ""
+
+    def opened(self, sealed: str) -> str:
+        """A remembered answer (sealed: its texts hold code page links), '' if it cannot be read."""
+        try:
+            return self.vault.decrypt(sealed, "conversation.answer") if sealed else ""
+        except (DecryptError, ValueError):
+            return ""
 
     def load(self, raw: str) -> dict | None:
         """The saved state; one that cannot be read (a key no longer configured, a damaged
@@ -149,6 +157,7 @@ class ConversationStore:
         any later command, so a retry or the user's next message sees it."""
         seen, lock, key, last = self.keys(conversation, dedupe)
         stored = "" if state is None else self.vault.encrypt(json.dumps(state, ensure_ascii=False), "conversation")
+        answer = self.vault.encrypt(answer, "conversation.answer")  # like the state: links in it are keys
         args = [token, stored, self.timeout + LINGER, answer, SEEN_TTL, int(time.time()), WINDOW_TTL]
         if not wait:
             return self._finish.nowait([seen, lock, key, last], args)

@@ -26,6 +26,11 @@ from bot.domain.models.facts import (CaseStatus, Declaration, Designation, Measu
 from bot.domain.models.people import AuditLog, ChannelIdentity, FamilyBinding, Person, Staff  # noqa: E402
 from bot.infra.outbox import EffectLedger, Outbox  # noqa: E402  (the whole schema is importable from here)
 
+# SQLite otherwise hands a deleted row's id to the next row: after a purge an old link, token or
+# audit row would name somebody else. AUTOINCREMENT never reuses one (PostgreSQL never does).
+for _table in Base.metadata.tables.values():
+    _table.dialect_kwargs["sqlite_autoincrement"] = True
+
 __all__ = ["Alert", "Appeal", "AppealEvidence", "ArrivalReport", "AuditLog", "Base", "CaseStatus", "ChannelIdentity",
            "Code", "CodeHistory", "DailyColourCount", "Declaration", "Designation", "EffectLedger", "FamilyBinding",
            "LimitedPass", "Measure", "Notice", "Outbox", "Person", "PersonFlag", "ReevaluationRun", "RiskArea", "Scan",

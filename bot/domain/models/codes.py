@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, Date, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (Date, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.infra.db import Base, Encrypted, UTCDateTime
+from bot.infra.db import Base, Encrypted, SealedJSON, UTCDateTime
 from bot.domain.models.columns import _now_col
 from bot.domain.vocab import NoticeStatus
 
@@ -80,7 +80,7 @@ class Notice(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(24))  # code_changed/appeal_decided/pass_ending/code_image
-    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict] = mapped_column(SealedJSON("notices.payload"), default=dict)  # texts with links
     # pending -> sending (claimed by a delivery run) -> delivered / undeliverable, or back to pending
     status: Mapped[str] = mapped_column(String(16), default=NoticeStatus.PENDING, index=True)
     via: Mapped[str | None] = mapped_column(String(24))  # template/custom/subscribe/alipay

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import (JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,11 +11,19 @@ from bot.infra.db import Base, Encrypted, UTCDateTime, utcnow
 from bot.domain.models.columns import _now_col
 
 
+def new_public_id() -> str:
+    return secrets.token_urlsafe(16)  # 128 random bits, 22 characters
+
+
 class Person(Base):
     """Someone with (or applying for) a health code: a registered user or a family member."""
 
     __tablename__ = "people"
     id: Mapped[int] = mapped_column(primary_key=True)
+    # what links name instead of the id: random (ids can be counted), and a link carries the
+    # link version, so raising it (a reset, an unbinding) revokes every link given out so far
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    link_version: Mapped[int] = mapped_column(Integer, default=1)
     id_type: Mapped[str] = mapped_column(String(16))
     id_hash: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC of id_type + normalised number
     id_number: Mapped[str] = mapped_column(Encrypted("people.id_number"))

@@ -16,8 +16,25 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
-with engine.begin() as connection:
-    context.configure(connection=connection, target_metadata=metadata, render_item=render_item,
-                      render_as_batch=engine.dialect.name == "sqlite", compare_type=False)
-    with context.begin_transaction():
-        context.run_migrations()
+SQLITE = engine.dialect.name == "sqlite"
+
+with engine.connect() as connection:
+    if SQLITE:
+        # A batch migration rebuilds a table (copy, drop, rename). With foreign keys on, dropping a
+        # parent table deletes what hangs on it (ON DELETE CASCADE): off for the migrations (it only
+        # takes effect outside a transaction), checked after, on again before the connection is reused.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    try:
+        context.configure(connection=connection, target_metadata=metadata, render_item=render_item,
+                          render_as_batch=SQLITE, compare_type=False)
+        with connection.begin():
+            context.run_migrations()
+            if SQLITE:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+    finally:
+        if SQLITE:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
