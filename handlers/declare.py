@@ -39,6 +39,27 @@ class Declaration:
 
 
 @dataclass(frozen=True)
+class IdCheck:
+    """Who an ID number is, before registering with it (identity.check)."""
+    name: str
+    id_type: str
+    id_number: str
+
+
+@dataclass(frozen=True)
+class IdRef:
+    id_type: str
+    id_number: str
+
+
+@dataclass(frozen=True)
+class BindCheck:
+    id_type: str
+    id_number: str
+    code: str
+
+
+@dataclass(frozen=True)
 class SmsRequest:
     phone: str
 
@@ -83,7 +104,66 @@ def got_id_number(ctx: Ctx, value):
     number, birth = value
     ctx.data["id_number"] = number
     ctx.data["birth"] = birth.isoformat() if birth else None
-    return "phone"
+    d = ctx.data
+    return Act("identity.check", IdCheck(d["name"], d["id_type"], number), then=checked)
+
+
+def checked(ctx: Ctx, result: dict):
+    """A number nobody registered goes on to the phone; one registered on another account needs
+    proof before this account may act as that person (a code to the phone on file, or staff)."""
+    status = result["status"]
+    if status in ("new", "unconfirmed"):
+        return "phone"
+    if status == "mine":
+        return _bound(ctx, result["name_masked"])
+    if status == "locked":
+        return End.say("declare.bind_locked")
+    if status == "name_mismatch":
+        return End.say("declare.refused", error="name_mismatch")
+    ctx.data["bind_phone"] = result.get("phone_masked")
+    if not ctx.data["bind_phone"]:
+        return got_bind_how(ctx, 2)  # no phone on file: staff only
+    return "bind_how"
+
+
+def _id_ref(ctx: Ctx) -> IdRef:
+    return IdRef(ctx.data["id_type"], ctx.data["id_number"])
+
+
+def got_bind_how(ctx: Ctx, n: int):
+    if "id_number" not in ctx.data:  # already bound ("返回" from the next question)
+        return "overseas"
+    if n == 1:
+        return Act("identity.send_code", _id_ref(ctx),
+                   then=lambda c, r: "bind_code" if r.get("sent") else End.say("declare.sms_limited"))
+    return Act("identity.request_staff", _id_ref(ctx),
+               then=lambda c, r: End.say("declare.bind_staff", code=r["code"]) if r.get("code")
+               else End.say("declare.bind_locked"))
+
+
+def got_bind_code(ctx: Ctx, code: str):
+    d = ctx.data
+    if "id_number" not in d:  # already bound ("返回" from the next question)
+        return "overseas"
+    return Act("identity.bind", BindCheck(d["id_type"], d["id_number"], code), then=bind_checked)
+
+
+def bind_checked(ctx: Ctx, result: dict):
+    if result.get("ok"):
+        ctx.say("declare.account_bound", name_masked=result["name_masked"])
+        return _bound(ctx, result["name_masked"])
+    if result.get("locked"):
+        return End.say("declare.bind_locked")
+    raise Invalid("sms_wrong")
+
+
+def _bound(ctx: Ctx, name_masked: str):
+    """This account now acts as the registered person: on to the health questions, as theirs."""
+    for key in ("name", "id_type", "id_number", "birth", "phone", "bind_phone"):
+        ctx.data.pop(key, None)
+    ctx.data.update(registered=True, who=name_masked)
+    ctx.settle()
+    return "overseas"
 
 
 def got_phone(ctx: Ctx, phone: str):
@@ -219,6 +299,8 @@ FLOW = Flow(
         "id_number": Ask("declare.ask_id_number", lambda ctx: IdNumber(ctx.data["id_type"], ctx.today), got_id_number),
         "phone": Ask("declare.ask_phone", Phone(), got_phone),
         "sms": Ask("declare.ask_sms", SmsCode(), got_sms),
+        "bind_how": Ask("declare.ask_bind_how", Choice(2), got_bind_how),
+        "bind_code": Ask("declare.ask_bind_code", SmsCode(), got_bind_code),
         "overseas": Ask("declare.ask_overseas", Choice(2, "yes_no"), got_overseas),
         "overseas_arrival": Ask("declare.ask_overseas_arrival", lambda ctx: Day(ctx.today, OVERSEAS_WINDOW),
                                 got_overseas_arrival),

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from bot.domain.models import ChannelIdentity, Notice
 from bot.devtools.platform_stub import PlatformStub
-from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV, Chat
+from tests.support.chat import CLEAN, REGISTRATION, WECHAT_ENV, Chat, last_sms_code
 from workers import notices
 
 APPID = "2021000000000001"
@@ -168,12 +168,16 @@ def test_a_whole_declaration_on_alipay_is_the_same_person_as_on_wechat(app, stub
     Chat(app, user="o-wechat").run(*REGISTRATION, *CLEAN, "1")
     user = "2088000000000002"
     post(client, notify(user, "<EventType><![CDATA[follow]]></EventType>", msg_type="event"))
-    for line in (*REGISTRATION, *CLEAN, "1"):
+    # the ID number is registered on WeChat: this account proves it is that person with a code
+    # sent to the phone on file (issue 15, finding 2), and does not type a phone of its own
+    for line in (*REGISTRATION[:4], "1"):
+        assert post(client, text_notify(user, line)).status_code == 200
+    services = app.extensions["services"]
+    for line in (last_sms_code(services), *CLEAN, "1"):
         assert post(client, text_notify(user, line)).status_code == 200
     notices.drain()
     texts = [m["alipay"]["text"]["content"] for m in sent_to(stub, user) if m["alipay"].get("text")]
     assert "欢迎" in texts[0] and any("申报成功" in t and "绿码" in t for t in texts)
-    services = app.extensions["services"]
     with services.db.session() as s:
         people = set(s.scalars(select(ChannelIdentity.person_id).where(ChannelIdentity.external_id.in_(
             ("o-wechat", user)))))
@@ -257,3 +261,25 @@ def test_an_old_alipay_message_is_refused(app):
     old["biz_content"] = re.sub(r"<CreateTime>\d+</CreateTime>", "<CreateTime>1600000000000</CreateTime>",
                                 old["biz_content"])
     assert post(client, old).status_code == 403
+
+
+def test_a_mini_program_account_cannot_take_over_a_registered_person(app, stub):
+    """Issue 15, finding 2, as found: a mini-program account that typed someone's name and ID
+    number was bound to that person (registered on the official account) and overwrote their
+    phone, and nobody was told."""
+    from bot.domain.models import Declaration, Person
+
+    Chat(app, user="o-victim").run(*REGISTRATION, *CLEAN, "1")
+    client = app.test_client()
+    msg_id = iter(range(1000, 2000))
+    for line in (*REGISTRATION[:4], "13900000000", *CLEAN, "1"):  # the attack as it worked
+        payload = {"ToUserName": "gh_mp", "FromUserName": "mp-attacker", "CreateTime": int(time.time()),
+                   "MsgType": "text", "Content": line, "MsgId": next(msg_id)}
+        assert _mp_post(client, payload).status_code == 200
+    services = app.extensions["services"]
+    with services.db.session() as s:
+        person = s.scalar(select(Person))
+        attacker = s.scalar(select(ChannelIdentity).where(ChannelIdentity.external_id == "mp-attacker"))
+        assert person.phone == REGISTRATION[4]
+        assert attacker is None or attacker.person_id is None
+        assert s.scalar(select(func.count()).select_from(Declaration)) == 1

@@ -13,6 +13,7 @@ from bot.web.api import ROUTES
 from bot.infra.db import utcnow
 from bot.domain.models import ROLES, Appeal, ArrivalReport, AuditLog, Code, Person, RiskArea, TravelFact
 from bot.domain.staff import create_staff
+from tests.support.images import picture
 from tests.support.chat import id_card
 from tests.support.people import person_with_code
 
@@ -126,6 +127,8 @@ BAD_BODIES = [
         ("get", "/api/v1/appeals?status=lost", "reviewer", None, {"status"}),
         ("get", "/api/v1/audit?limit=0", "admin", None, {"limit"}),
         ("get", "/api/v1/people", "reviewer", None, {"id_number"}),
+        ("post", "/api/v1/account-bindings", "community", {"code": "AB"}, {"code", "id_number"}),
+        ("put", "/api/v1/people/{pid}/phone", "reviewer", {"phone": "12345"}, {"phone"}),
 ]
 
 
@@ -152,7 +155,7 @@ def _appeal(services, pid, filer=None):
     with services.db.session() as s:
         a = appeal_rules.file_appeal(s, services.vault, person_id=pid, filed_by_id=filer or pid, reason_code=2,
                                      description="我已做核酸检测，结果阴性，联系电话13812345678",
-                                     images=[("m1", b"\x89PNG fake image", "image/png")])
+                                     images=[("m1", picture("PNG"), "image/png")])
         return a.number
 
 
@@ -178,7 +181,7 @@ def test_appeal_claim_decide_rules(client, services):
     detail = client.get(f"/api/v1/appeals/{number}", headers=first).json
     assert detail["description"].startswith("我已做核酸检测") and len(detail["evidence"]) == 1
     img = client.get(f"/api/v1/appeals/{number}/evidence/{detail['evidence'][0]['id']}", headers=first)
-    assert img.data == b"\x89PNG fake image" and img.mimetype == "image/png"
+    assert img.data == picture("PNG") and img.mimetype == "image/png"
     done = client.post(f"/api/v1/appeals/{number}/decision", json=body, headers=first)
     assert done.status_code == 200 and done.json["colour"] == "green"
     assert client.post(f"/api/v1/appeals/{number}/decision", json=body, headers=first).status_code == 409

@@ -92,3 +92,25 @@ def test_console_and_code_pages_carry_the_browser_headers(client, services):
         nonce = csp.split("'nonce-")[1].split("'")[0]
         body = r.get_data(as_text=True)
         assert body.count("<script") == body.count(f'<script nonce="{nonce}"')  # every script runs
+
+
+def test_a_leaked_staff_token_is_ended_from_the_command_line(app, services):
+    from tests.support.staff import auth
+
+    client = app.test_client()
+    token = staff_token(services, "reviewer")
+    sign_in(client, token)
+    with services.db.session() as s:
+        from sqlalchemy import select
+
+        staff_id = s.scalar(select(Staff.id))
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["staff", "rotate-token", str(staff_id)])
+    assert out.exit_code == 0 and "hcs_" in out.output
+    new = out.output.strip().splitlines()[-1]
+    assert client.get("/console/appeals").status_code == 302            # the session ended
+    assert client.get("/api/v1/appeals", headers=auth(token)).status_code == 401
+    assert client.get("/api/v1/appeals", headers=auth(new)).status_code == 200
+    assert runner.invoke(args=["staff", "disable", str(staff_id)]).exit_code == 0
+    assert client.get("/api/v1/appeals", headers=auth(new)).status_code == 401
+    assert runner.invoke(args=["staff", "disable", "999"]).exit_code == 2

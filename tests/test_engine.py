@@ -20,6 +20,7 @@ class Bot:
     def __init__(self, features=None, timeout=1800, registered=False, sms=False):
         self.calls = []
         self.registered = registered
+        self.identity = "new"  # what identity.check finds for the ID number typed
         self.engine = Engine(handlers.flows(), words(),
                              options=lambda: {"features": features or {}, "sms_verification": sms, "policy": "t", "faq": entries()},
                              timeout=timeout, say=say)
@@ -39,6 +40,14 @@ class Bot:
             return {"sent": True}
         if action == "sms.verify":
             return {"ok": payload.code == "123456"}
+        if action == "identity.check":
+            return {"status": self.identity}
+        if action == "identity.send_code":
+            return {"sent": True}
+        if action == "identity.bind":
+            return {"ok": payload.code == "654321", "locked": False, "name_masked": "张*"}
+        if action == "identity.request_staff":
+            return {"code": "ABCD-EFGH"}
         return {}
 
     def send(self, text=None, kind="text", **extra) -> str:
@@ -191,3 +200,28 @@ def test_faq_by_number_and_by_words():
     bot = Bot()
     bot.send("常见问题")
     assert "没有找到相关问题" in bot.send("天气怎么样")
+
+
+def test_an_id_number_registered_elsewhere_needs_a_code_to_the_phone_on_file():
+    bot = Bot()
+    bot.identity = "registered"
+    bot.run = (lambda run: lambda action, payload: {"status": "registered", "phone_masked": "138****5678"}
+               if action == "identity.check" else run(action, payload))(bot.run)
+    reply = bot.send("1") and bot.send("张三") and bot.send("1") and bot.send(id_card("11010119900307757"))
+    assert bot.state == "bind_how" and "138****5678" in reply
+    assert "验证码已发送" in bot.send("1") and bot.state == "bind_code"
+    assert "验证码" in bot.send("111111") and bot.state == "bind_code"  # wrong: asked again
+    reply = bot.send("654321")
+    assert "已绑定张*" in reply and bot.state == "overseas"
+    assert "phone" not in bot.conv["data"] and "id_number" not in bot.conv["data"]  # nothing kept, nothing replaced
+    assert "菜单" in bot.send("返回") or bot.conv is None  # bound: no way back to the code or the ID number
+
+
+def test_staff_confirmation_gives_a_request_code():
+    bot = Bot()
+    bot.run = (lambda run: lambda action, payload: {"status": "registered", "phone_masked": "138****5678"}
+               if action == "identity.check" else run(action, payload))(bot.run)
+    for line in ("1", "张三", "1", id_card("11010119900307757")):
+        bot.send(line)
+    reply = bot.send("2")
+    assert "ABCD-EFGH" in reply and bot.conv is None

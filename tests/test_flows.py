@@ -10,6 +10,7 @@ from bot.infra.db import SHANGHAI, utcnow
 from bot.domain.models import (Appeal, AppealEvidence, ArrivalReport, AuditLog, Code, Declaration, FamilyBinding,
                         LimitedPass, Notice)
 from bot.domain.people import find_person
+from tests.support.images import picture
 from tests.support.chat import CLEAN, REGISTRATION, Chat, id_card
 
 TODAY = utcnow().astimezone(SHANGHAI).date()
@@ -129,9 +130,10 @@ def test_appeal_with_images_one_open_per_person_and_progress(env, make_app):
             runtime.use(svc)
             chat = registered(app)
             media = []
-            for i in range(2):  # two pictures "sent" to the platform
+            pictures = [picture("JPEG", i) for i in range(2)]
+            for data in pictures:  # two pictures "sent" to the platform
                 req = urllib.request.Request(stub.base_url + "/_stub/media", data=json.dumps(
-                    {"hex": (b"\xff\xd8\xff evidence %d" % i).hex(), "content_type": "image/jpeg"}).encode())
+                    {"hex": data.hex(), "content_type": "image/jpeg"}).encode())
                 media.append(json.loads(urllib.request.urlopen(req).read())["media_id"])
             shown = chat.say("4")
             assert "张*当前为【绿码】" in shown and "申诉理由" in shown
@@ -156,8 +158,8 @@ def test_appeal_with_images_one_open_per_person_and_progress(env, make_app):
                 rows = s.scalars(select(AppealEvidence).order_by(AppealEvidence.id)).all()
                 appeal = s.scalar(select(Appeal))
             assert [r.media_id for r in rows] == media and all(r.data for r in rows)
-            assert svc.vault.unseal(rows[0].data, f"appeal_evidence:{appeal.id}") == b"\xff\xd8\xff evidence 0"
-            assert b"evidence" not in rows[0].data  # sealed at rest
+            assert svc.vault.unseal(rows[0].data, f"appeal_evidence:{appeal.id}") == pictures[0]
+            assert pictures[0][:64] not in rows[0].data  # sealed at rest
         finally:
             svc.close()
 

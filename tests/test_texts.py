@@ -31,7 +31,9 @@ SAMPLE = dict(
         "overdue": False, "outcome": None, "reply": None}], min=5, error_name="x", until_text="15:30", relation="grandparent", page="appeals",
     areas=2, people_affected=1, may="黄码在做好个人防护前提下可外出，但不得乘坐公共交通工具。",
     green_at="2026-11-26T00:00:00+08:00", measure_start="2026-11-20", measure_end="2026-11-27", name="张三",
-    id_number="110101199003077571")
+    id_number="110101199003077571", bind_phone="138****5678", channel="wechat_mp", how="sms", owner_masked="王*",
+    member_masked="李*", ended=[{"owner_masked": "王*", "relation": "child"}],
+    bound_by=[{"owner_masked": "王*", "relation": "parent"}], corrected=True)
 
 
 @pytest.mark.parametrize("module", sorted(p.stem for p in TEMPLATES.glob("*.txt")))

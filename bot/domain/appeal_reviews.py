@@ -51,7 +51,8 @@ def detail(session, staff, appeal: Appeal) -> dict:
     out.update(description=appeal.description, reply=appeal.reply, decided_colour=appeal.decided_colour,
                decided_at=appeal.decided_at.isoformat() if appeal.decided_at else None,
                person_id=person.id, code=code_dict(session.get(Code, person.id)), history=history(session, person.id),
-               evidence=[{"id": e.id, "content_type": e.content_type, "sha256": e.sha256}
+               evidence=[{"id": e.id, "content_type": e.content_type, "sha256": e.sha256, "status": e.status,
+                          "fetch_error": e.fetch_error}
                          for e in session.scalars(select(AppealEvidence).where(AppealEvidence.appeal_id == appeal.id)
                                                   .order_by(AppealEvidence.id))],
                proxy=appeal.filed_by_id not in (None, appeal.person_id),

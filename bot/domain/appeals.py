@@ -22,7 +22,8 @@ from bot.domain.fact_records import FactError
 from bot.domain.fact_records import void as void_facts
 from bot.infra.db import SHANGHAI, utcnow
 from bot.domain.models import Appeal, AppealEvidence, Code, Designation, Notice
-from bot.domain.vocab import AppealStatus
+from bot.domain.vocab import AppealStatus, EvidenceStatus
+from bot.infra.images.kinds import NotAnImage, image_type
 
 DEADLINE = dt.timedelta(hours=24)
 REASON_CODES = (1, 2, 3, 4, 5)  # the words: templates/chat/words.txt appeal_reason
@@ -67,13 +68,34 @@ def file_appeal(session, vault, *, person_id: int, filed_by_id: int, reason_code
                     status=AppealStatus.OPEN, deadline=now + DEADLINE, created_at=now)
     session.add(appeal)
     session.flush()
-    for media_id, data, ctype in list(images)[:MAX_EVIDENCE]:
-        session.add(AppealEvidence(appeal_id=appeal.id, media_id=media_id, content_type=ctype,
-                                   sha256=hashlib.sha256(data).hexdigest(),
-                                   data=vault.seal(data, f"appeal_evidence:{appeal.id}")))
+    for media_id, data, _claimed_type in list(images)[:MAX_EVIDENCE]:
+        e = AppealEvidence(appeal_id=appeal.id, media_id=media_id)
+        keep_evidence(vault, e, data)
+        session.add(e)
     audit.record(session, "appeal.filed", actor_kind="citizen", actor_id=filed_by_id, subject_person_id=person_id,
                  number=appeal.number, proxy=filed_by_id != person_id, evidence=len(images))
     return appeal
+
+
+EVIDENCE_FAILURES = ("not_picture", "platform", "unreachable", "channel")
+
+
+def keep_evidence(vault, e: AppealEvidence, data: bytes) -> bool:
+    """Seal and keep an image if its bytes are a JPEG, PNG, GIF or WebP picture (the type is
+    what Pillow finds, never what the sender said); otherwise the evidence failed, with why."""
+    try:
+        e.content_type = image_type(data)
+    except NotAnImage as exc:
+        failed_evidence(e, f"not_picture: {exc}")
+        return False
+    e.sha256, e.data = hashlib.sha256(data).hexdigest(), vault.seal(data, f"appeal_evidence:{e.appeal_id}")
+    e.status, e.fetch_error = EvidenceStatus.FETCHED, None
+    return True
+
+
+def failed_evidence(e: AppealEvidence, reason: str) -> None:
+    """reason: "kind: detail", kind one of EVIDENCE_FAILURES (the console words it)."""
+    e.status, e.fetch_error, e.data = EvidenceStatus.FAILED, reason[:256], None
 
 
 def claim(session, appeal: Appeal, staff_id: int, now: dt.datetime | None = None) -> bool:

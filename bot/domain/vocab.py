@@ -79,12 +79,23 @@ class NoticeKind(StrEnum):
     APPEAL_DECIDED = "appeal_decided"
     PASS_ENDING = "pass_ending"
     CHAT_REPLY = "chat_reply"
+    ACCOUNT_BOUND = "account_bound"        # another chat account now acts as this person
+    FAMILY_ADDED_YOU = "family_added_you"  # someone bound this registered adult as a family member
+    FAMILY_DROPPED = "family_dropped"      # the owner's registration showed the binder's name was wrong
+    FAMILY_REVOKED = "family_revoked"      # the member revoked the binder's binding
+    PHONE_CHANGED = "phone_changed"        # staff changed the phone on file
 
 
 class AppealStatus(StrEnum):
     OPEN = "open"
     CLAIMED = "claimed"
     DECIDED = "decided"
+
+
+class EvidenceStatus(StrEnum):
+    PENDING = "pending"    # to be fetched from the platform
+    FETCHED = "fetched"    # kept, sealed
+    FAILED = "failed"      # the platform refused it, or it was not a JPEG/PNG/GIF/WebP picture
 
 
 class AlertStatus(StrEnum):

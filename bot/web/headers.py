@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import g
+from flask import Response, g
+
+from bot.infra.images.kinds import KINDS
+
+PICTURE_TYPES = frozenset(KINDS.values())
 
 CSP = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -30,3 +34,14 @@ def protect(bp) -> None:
     @bp.context_processor
     def _template_nonce():
         return {"csp_nonce": g.get("csp_nonce", "")}
+
+
+def evidence_response(data: bytes, content_type: str) -> Response:
+    """An uploaded picture as a browser should take it: only as the picture type it was checked
+    to be (anything else downloads as bytes), never sniffed, never run (no script, no styles,
+    no fetches even if it were a document), not cached."""
+    picture = content_type in PICTURE_TYPES
+    return Response(data, mimetype=content_type if picture else "application/octet-stream", headers={
+        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Content-Disposition": "inline" if picture else "attachment"})

@@ -51,3 +51,13 @@ class Chat:
 
 REGISTRATION = ("1", "张三", "1", id_card("11010119900307757"), "13812345678")
 CLEAN = ("2", "4", "2", "2", "5")  # no overseas, no travel, no symptoms, no case, no measure
+
+
+def last_sms_code(services) -> str:
+    """The code in the newest development SMS (the log sender keeps them in Redis for /dev/chat)."""
+    import json
+    import re
+
+    raw = services.redis.client().lindex("dev:sms", 0)
+    assert raw is not None, "no SMS was sent"
+    return re.search(r"\d{6}", json.loads(raw)["text"]).group(0)

@@ -8,7 +8,7 @@ from bot.chat import sms
 from bot.chat.actions.common import code_view, identity, person_of, push_code_image
 from bot.chat.actions.registry import action
 from bot.domain import audit
-from bot.domain.models import Code, FamilyBinding, Person
+from bot.domain.models import ChannelIdentity, Code, FamilyBinding, Person
 from bot.domain.people import revoke_links
 from bot.infra.db import utcnow
 from bot.infra.masking import mask_name, mask_phone
@@ -60,6 +60,24 @@ def code_link_reset(services, session, msg, payload):
     audit.record(session, "code_link.reset", actor_kind="citizen", actor_id=person.id, subject_person_id=person.id,
                  channel=msg.channel, link_version=person.link_version)
     return {"registered": True, "link": code_link(services.settings, person)}
+
+
+@action("account.unbind_others")
+def unbind_others(services, session, msg, payload):
+    me = identity(session, msg)
+    person = session.get(Person, me.person_id) if me is not None and me.person_id else None
+    if person is None:
+        return {"registered": False}
+    others = session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id,
+                                                           ChannelIdentity.id != me.id)).all()
+    for row in others:
+        row.person_id = None
+    if others:
+        revoke_links(session, person.id)
+        session.refresh(person)
+    audit.record(session, "account.unbound_others", actor_kind="citizen", actor_id=person.id,
+                 subject_person_id=person.id, channel=msg.channel, count=len(others))
+    return {"registered": True, "count": len(others), "link": code_link(services.settings, person)}
 
 
 @action("subscribe")

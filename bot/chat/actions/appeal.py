@@ -59,11 +59,12 @@ def appeal_file(services, session, msg, p):
         existing = appeal_rules.open_appeal(session, p.person_id)
         return {"open_number": str(exc), "deadline": existing.deadline.isoformat() if existing else ""}
     media = list(p.media)[:appeal_rules.MAX_EVIDENCE]
-    for media_id in media:  # the images are fetched from the platform by a worker, sealed, kept
-        session.add(AppealEvidence(appeal_id=appeal.id, media_id=media_id))
-    if media:
-        outbox.add(session, "appeal.evidence", {"appeal_id": appeal.id, "channel": msg.channel},
-                   key=f"appeal.evidence:{appeal.id}")
+    evidence = [AppealEvidence(appeal_id=appeal.id, media_id=media_id) for media_id in media]
+    session.add_all(evidence)
+    session.flush()
+    for e in evidence:  # each image fetched from the platform by a worker on its own, checked, sealed, kept
+        outbox.add(session, "appeal.evidence", {"appeal_id": appeal.id, "evidence_id": e.id, "channel": msg.channel},
+                   key=f"appeal.evidence:{appeal.id}:{e.id}")
     return {"number": appeal.number, "deadline": appeal.deadline.isoformat(), "images": len(media),
             "name_masked": mask_name(session.get(Person, p.person_id).name)}
 

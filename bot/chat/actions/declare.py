@@ -15,11 +15,12 @@ from bot.chat.actions.registry import action
 from bot.chat.conversation.text import fold
 from bot.domain import audit
 from bot.domain.codes import classify_origin, facts_from_rows, more_severe, reevaluate, risk_table
+from bot.domain.accounts import bindings_over, end_bindings_over
 from bot.domain.models import CaseStatus, ChannelIdentity, Code, Measure, Person, TravelFact
 from bot.domain.models.people import new_public_id
 from bot.domain.models import Declaration as DeclarationRow
 from bot.domain.people import id_hash
-from bot.domain.vocab import MeasureKind
+from bot.domain.vocab import MeasureKind, NoticeKind
 from bot.infra.db import SHANGHAI, pipelined, utcnow
 from bot.infra.masking import mask_name
 from bot.infra.tokens import code_link
@@ -80,6 +81,7 @@ def declare(services, session, msg, p: Declaration):
     ident = known if known.identity_id is not None else None
     new = False
     submitted_by = None
+    registration = {}  # what confirming a family-created record adds to the reply
     if p.for_person_id:  # 家人代办: a declaration about a bound family member
         owner = known.person_id
         if owner is None or not bound(session, owner, p.for_person_id):
@@ -91,10 +93,10 @@ def declare(services, session, msg, p: Declaration):
     elif hashed is None:
         return {"error": "not_registered"}
     else:
-        found = register(conn, msg, known, hashed, p)
+        found = register(session, msg, known, hashed, p)
         if isinstance(found, str):
             return {"error": found}
-        person_id, new, link = found
+        person_id, new, link, registration = found
         name = p.name
     account = []  # a new chat account is written with the rest (the code image finds it by itself)
     if ident is None:
@@ -125,7 +127,7 @@ def declare(services, session, msg, p: Declaration):
                      actor_kind="citizen", actor_id=submitted_by or person_id, subject_person_id=person_id,
                      channel=msg.channel, registered=known.person_id is None, colour=decision.colour,
                      rule=decision.rule)
-    return {"person_id": person_id, "name_masked": mask_name(name), "colour": decision.colour,
+    return {**registration, "person_id": person_id, "name_masked": mask_name(name), "colour": decision.colour,
             "rule": decision.rule, "reason": decision.reason, "next_step": decision.next_step,
             "reevaluate_at": decision.reevaluate_at.isoformat() if decision.reevaluate_at else None,
             "green_at": decision.green_at.isoformat() if decision.green_at else None,
@@ -140,10 +142,17 @@ class Link(NamedTuple):
     link_version: int
 
 
-def register(conn, msg, known, hashed: str, p: Declaration) -> tuple[int, bool, tuple[str, int]] | str:
-    """The person behind this chat account, found by ID number (`known`: READS' row; names must
-    agree) or created: (person id, created, (public id, link version)). An error key when the number is someone else's
-    account here."""
+def register(session, msg, known, hashed: str, p: Declaration) -> tuple[int, bool, tuple[str, int], dict] | str:
+    """The person behind this chat account, found by ID number (`known`: READS' row) or created:
+    (person id, created, (public id, link version), what the reply should add). An error key
+    when the number is registered already: binding to that person needs proof first
+    (identity.bind), and never replaces the phone on file.
+
+    A person a family member created is unconfirmed until they register: their registration
+    (the name and phone they give) confirms or corrects the record and wins. Bindings made under
+    another name are dropped and their accounts told; the rest are shown to the owner, who can
+    revoke them with one reply."""
+    conn = session.connection()
     if known.found_id is None:
         now = utcnow()
         public_id = new_public_id()
@@ -152,18 +161,27 @@ def register(conn, msg, known, hashed: str, p: Declaration) -> tuple[int, bool, 
             "public_id": public_id, "link_version": 1,
             "phone": p.phone, "registered": True, "created_at": now, "updated_at": now,
             "district": home_district(p.id_type, p.id_number)}).inserted_primary_key[0]
-        return pid, True, (public_id, 1)
-    if fold(known.found_name).replace(" ", "") != fold(p.name).replace(" ", ""):
-        return "name_mismatch"
+        return pid, True, (public_id, 1), {}
+    if known.found_registered:
+        return "bind_needed"
     taken = conn.execute(TAKEN, {"pid": known.found_id, "channel": msg.channel, "app_id": msg.app_id,
                                  "identity_id": known.identity_id or 0}).first()
-    if taken is not None and known.found_registered:
+    if taken is not None:
         return "id_taken"
-    values = {"registered": True, "updated_at": utcnow()}
-    if p.phone:
-        values["phone"] = p.phone
-    conn.execute(update(Person).where(Person.id == known.found_id).values(**values))
-    return known.found_id, False, (known.found_public_id, known.found_link_version)
+    person = session.get(Person, known.found_id)
+    extra = {}
+    if fold(person.name).replace(" ", "") != fold(p.name).replace(" ", ""):
+        end_bindings_over(session, person, NoticeKind.FAMILY_DROPPED, "citizen")  # told under the name they typed
+        extra["corrected"] = True
+        person.name = p.name
+    else:
+        extra["bound_by"] = [{"owner_masked": mask_name(owner.name), "relation": b.relationship_kind}
+                             for b, owner in bindings_over(session, person.id)]
+    person.registered, person.phone, person.updated_at = True, p.phone, utcnow()
+    audit.record(session, "person.confirmed", actor_kind="citizen", actor_id=person.id, subject_person_id=person.id,
+                 corrected=bool(extra.get("corrected")), channel=msg.channel)
+    session.flush()
+    return person.id, False, (person.public_id, person.link_version), extra
 
 
 def plan_declaration(session, decl: dict, today: dt.date, new: bool = False,

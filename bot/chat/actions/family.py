@@ -9,9 +9,10 @@ from bot.chat.actions.common import (adult, bound, code_view, home_district, ide
 from bot.chat.actions.registry import action
 from bot.chat.conversation.text import fold
 from bot.domain import audit
+from bot.domain.accounts import tell_accounts
 from bot.domain.models import Code, FamilyBinding, Person
 from bot.domain.people import find_person, get_or_create_person, revoke_links
-from bot.domain.vocab import IdType
+from bot.domain.vocab import IdType, NoticeKind
 from bot.infra.db import SHANGHAI, utcnow
 from bot.infra.masking import mask_id_number, mask_name
 
@@ -76,6 +77,9 @@ def family_add(services, session, msg, p):
     audit.record(session, "family.added", actor_kind="citizen", actor_id=owner.id, subject_person_id=member.id,
                  relationship=p.relation, minor=minor, consent=bool(p.consent),
                  id_masked=mask_id_number(p.id_number))
+    if member.registered and not minor:  # consent was the binder's word: the member hears of it, and can undo it
+        tell_accounts(session, member.id, NoticeKind.FAMILY_ADDED_YOU,
+                      {"owner_masked": mask_name(owner.name), "relation": p.relation})
     code = session.get(Code, member.id)
     return {"name_masked": mask_name(member.name), "relationship": relation_word(p.relation),
             "colour": code.colour if code else None}

@@ -123,6 +123,8 @@ class Engine:
         if outcome not in flow.states:
             raise KeyError(f"flow {flow.name}: a step went to unknown state {outcome!r}")
         current = conv.get("state")
+        if ctx.settled:
+            conv["trail"], current = [], None
         if outcome in conv["trail"]:  # going back to an earlier question (e.g. "fill in again")
             del conv["trail"][conv["trail"].index(outcome):]
         elif current is not None and outcome != current:

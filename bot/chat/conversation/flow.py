@@ -84,6 +84,11 @@ class Ctx:
     options: dict                                # sms_verification, features, policy
     message: Inbound | None = None
     said: list = field(default_factory=list)
+    settled: bool = False                        # the steps so far cannot be gone back to
+
+    def settle(self) -> None:
+        """What was answered so far is done with (e.g. an account now bound): "back" stops here."""
+        self.settled = True
 
     @property
     def today(self) -> dt.date:

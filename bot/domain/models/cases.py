@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.infra.db import Base, Encrypted, UTCDateTime
 from bot.domain.models.columns import _now_col
-from bot.domain.vocab import AlertStatus, AppealStatus, ReportStatus
+from bot.domain.vocab import AlertStatus, AppealStatus, EvidenceStatus, ReportStatus
 
 
 class ArrivalReport(Base):
@@ -63,6 +63,9 @@ class AppealEvidence(Base):
     content_type: Mapped[str] = mapped_column(String(64), default="image/jpeg")
     sha256: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[bytes | None] = mapped_column(LargeBinary)  # AES-GCM sealed by the evidence store
+    # pending -> fetched, or failed (the platform's reason, or what the bytes were instead of a picture)
+    status: Mapped[str] = mapped_column(String(16), default=EvidenceStatus.PENDING)
+    fetch_error: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[dt.datetime] = _now_col()
 
     appeal: Mapped[Appeal] = relationship(back_populates="evidence")

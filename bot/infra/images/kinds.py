@@ -25,7 +25,7 @@ def image_type(data: bytes) -> str:
             kind = img.format
             img.verify()  # the structure, without decoding every pixel (a decompression bomb stays cheap)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise NotAnImage(f"not a picture Pillow can read ({exc.__class__.__name__})") from None
+        raise NotAnImage(f"not a JPEG, PNG, GIF or WebP picture ({exc.__class__.__name__})") from None
     if kind not in KINDS:
         raise NotAnImage(f"{kind} is not accepted")
     return KINDS[kind]

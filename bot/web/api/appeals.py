@@ -2,7 +2,6 @@
 with evidence, claim (the first reviewer owns it; a second claim is 409), decision (owner only)."""
 from __future__ import annotations
 
-from flask import Response
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from bot.domain import appeal_reviews as reviews
@@ -10,6 +9,7 @@ from bot.domain import appeals as appeal_rules
 from bot.domain.models import COLOURS
 from bot.domain.vocab import AppealStatus
 from bot.web import db
+from bot.web.headers import evidence_response
 from bot.infra.db import SHANGHAI, utcnow
 from bot.web.api.base import ApiSchema, services, staff, staff_route
 
@@ -97,7 +97,7 @@ def evidence(number, evidence_id):
     data, ctype = reviews.read_evidence(session, services().vault, staff(), reviews.appeal_by_number(session, number),
                                         evidence_id)
     session.commit()
-    return Response(data, mimetype=ctype, headers={"Cache-Control": "private, no-store"})
+    return evidence_response(data, ctype)
 
 
 @staff_route("/appeals/<number>/claim", roles=("reviewer",), methods=("POST",))

@@ -2,7 +2,7 @@
 首问负责制), its evidence, the decision form."""
 from __future__ import annotations
 
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from bot.chat.conversation.text import CONTROL
 from bot.domain import appeal_reviews as reviews
@@ -10,6 +10,7 @@ from bot.domain import appeals as appeal_rules
 from bot.domain.vocab import AppealStatus
 from bot.domain.errors import DomainError, NotFound
 from bot.web import db
+from bot.web.headers import evidence_response
 from bot.infra.db import utcnow
 from bot.infra.texts import say
 from bot.web.console.base import bp, local_instant, page, services
@@ -59,7 +60,7 @@ def evidence(number, evidence_id):
     except NotFound:
         abort(404)
     s.commit()
-    return Response(data, mimetype=ctype, headers={"Cache-Control": "private, no-store"})
+    return evidence_response(data, ctype)
 
 
 def _problems(form) -> tuple[list[str], dict]:
