@@ -69,19 +69,25 @@ def staff_create(role, name, scope):
     click.echo(token)
 
 
+def _staff_or_exit(session, staff_id: int):
+    from bot.domain.models import Staff
+
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        click.echo(f"error: no staff member #{staff_id}", err=True)
+        sys.exit(2)
+    return staff
+
+
 @staff_group.command("rotate-token", help="A new token for staff member ID (printed once); the old token and every "
                                           "console session of theirs stop working at once.")
 @click.argument("staff_id", type=int)
 def staff_rotate(staff_id):
     from bot.domain import audit
-    from bot.domain.models import Staff
     from bot.domain.staff import rotate_token
 
     with services().db.session() as s:
-        staff = s.get(Staff, staff_id)
-        if staff is None:
-            click.echo(f"error: no staff member #{staff_id}", err=True)
-            sys.exit(2)
+        staff = _staff_or_exit(s, staff_id)
         token = rotate_token(s, staff)
         audit.record(s, "staff.rotate_token", actor_kind="system", staff_id=staff.id)
     click.echo(f"staff #{staff_id} new token (shown once, keep it safe):")
@@ -92,15 +98,11 @@ def staff_rotate(staff_id):
 @click.argument("staff_id", type=int)
 def staff_disable(staff_id):
     from bot.domain import audit
-    from bot.domain.models import Staff
     from bot.domain.staff import end_sessions
     from bot.infra.db import utcnow
 
     with services().db.session() as s:
-        staff = s.get(Staff, staff_id)
-        if staff is None:
-            click.echo(f"error: no staff member #{staff_id}", err=True)
-            sys.exit(2)
+        staff = _staff_or_exit(s, staff_id)
         staff.disabled_at = staff.disabled_at or utcnow()
         end_sessions(staff)
         audit.record(s, "staff.disable", actor_kind="system", staff_id=staff.id)

@@ -64,10 +64,10 @@ def code_link_reset(services, session, msg, payload):
 
 @action("account.unbind_others")
 def unbind_others(services, session, msg, payload):
-    me = identity(session, msg)
-    person = session.get(Person, me.person_id) if me is not None and me.person_id else None
+    person = person_of(session, msg)
     if person is None:
         return {"registered": False}
+    me = identity(session, msg)
     others = session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id,
                                                            ChannelIdentity.id != me.id)).all()
     for row in others:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.chat import binding, sms
-from bot.chat.actions.common import identity
+from bot.chat.actions.common import identity, person_of
 from bot.chat.actions.registry import action
 from bot.chat.conversation.text import fold
 from bot.domain import audit
@@ -84,8 +84,7 @@ def identity_request_staff(services, session, msg, p):
 @action("family.revoke_over_me")
 def family_revoke_over_me(services, session, msg, payload):
     """解除代办: every family binding in which others act for this account's person ends."""
-    row = identity(session, msg)
-    me = session.get(Person, row.person_id) if row is not None and row.person_id else None
+    me = person_of(session, msg)
     if me is None:
         return {"registered": False}
     return {"registered": True, "ended": end_bindings_over(session, me, NoticeKind.FAMILY_REVOKED, "citizen")}
