@@ -70,10 +70,10 @@ def seed(svc, people: int) -> None:
         if engine.dialect.name == "postgresql":
             raw = conn.connection.driver_connection
             with raw.cursor() as cur:
-                with cur.copy("COPY people (id, id_type, id_hash, id_number, name, registered, created_at, updated_at)"
-                              " FROM STDIN") as cp:
+                with cur.copy("COPY people (id, id_type, id_hash, id_number, name, registered, created_at, updated_at,"
+                              " public_id, link_version) FROM STDIN") as cp:
                     for i in range(1, people + 1):
-                        cp.write_row((i, "id_card", f"{i:064x}", "x", "x", True, naive_now, naive_now))
+                        cp.write_row((i, "id_card", f"{i:064x}", "x", "x", True, naive_now, naive_now, f"b{i}", 1))
                 with cur.copy("COPY codes (person_id, colour, rule, reason, next_step, version, policy, since, "
                               "evaluated_at) FROM STDIN") as cp:
                     for i in range(1, people + 1):
@@ -100,10 +100,11 @@ def seed(svc, people: int) -> None:
                         buf = []
                 if buf:
                     yield buf
-            for rows in chunks((i, "id_card", f"{i:064x}", "x", "x", 1, naive_now, naive_now)
+            for rows in chunks((i, "id_card", f"{i:064x}", "x", "x", 1, naive_now, naive_now, f"b{i}", 1)
                                for i in range(1, people + 1)):
                 conn.exec_driver_sql("INSERT INTO people (id, id_type, id_hash, id_number, name, registered, "
-                                     "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)", rows)
+                                     "created_at, updated_at, public_id, link_version) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                     rows)
             for rows in chunks((i, "green", "Z11", "无风险状态", "请继续做好个人防护", 1, "zhejiang", naive_now,
                                 naive_now) for i in range(1, people + 1)):
                 conn.exec_driver_sql("INSERT INTO codes (person_id, colour, rule, reason, next_step, version, policy,"
