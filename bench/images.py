@@ -23,7 +23,7 @@ def run():
         env.pop("TEST_DATABASE_URL", None)
         svc = Services.from_env(env)
         images = svc.code_images
-        views = [CodeView(100_000 + i, 1 + i % 7, COLOURS[i % 3], "张*" if i % 2 else "欧阳**") for i in range(RENDERS)]
+        views = [CodeView(100_000 + i, 1 + i % 7, COLOURS[i % 3], "张*" if i % 2 else "欧阳**", tail=f"{i % 10000:04d}") for i in range(RENDERS)]
         period = int(time.time() // SCAN_PERIOD)
         images.render(views[0], period)  # fonts and code paths warm
 

@@ -67,7 +67,7 @@ def test_declaration_to_code_to_notices(services):
         notices = s.scalars(select(Notice)).all()
         # the change reaches the family account bound to grandma (she has no chat account herself)
         assert [(n.kind, n.payload["old"], n.payload["new"], n.payload["proxy"]) for n in notices] == [
-            ("code_changed", "yellow", "green", True)]
+            ("code_changed", "yellow", "green", "grandparent")]  # proxy: the relation the binding names
 
 
 def test_stale_version_is_a_conflict(services):

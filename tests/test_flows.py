@@ -106,7 +106,7 @@ def test_declare_for_a_member_then_view_and_unbind(env, make_app):
             assert s.scalar(select(func.count()).select_from(Notice).where(
                 Notice.kind == "code_image", Notice.person_id == grandma.id)) == 1
         view = chat.run("3", "2")
-        assert "李**（祖父母/外祖父母）：黄码" in view and "/codes/" in view
+        assert f"李**（祖父母/外祖父母，尾号{GRANDMA[-4:]}）：黄码" in view and "/codes/" in view
         chat.say("3")
         chat.say("4")
         assert "已解除与李**的绑定" in chat.say("1")

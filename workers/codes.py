@@ -12,7 +12,7 @@ from bot.infra import ticks
 from bot.domain.codes import risk_table
 from bot.infra.db import SHANGHAI, utcnow
 from bot.domain.models import Code, CodeHistory, LimitedPass, Notice, ReevaluationRun
-from bot.domain.notices import masked_names, nudge_after_commit, recipients
+from bot.domain.notices import id_tails, masked_names, nudge_after_commit, recipients
 from workers import runtime
 from workers.effects import PermanentError, effect
 
@@ -70,7 +70,7 @@ def fan_out(ctx):
     history = {(h.person_id, h.version): h for h in s.scalars(select(CodeHistory).where(
         CodeHistory.person_id.in_(pairs), CodeHistory.version.in_(set(pairs.values()))))}
     to = recipients(s, pairs)
-    names = masked_names(s, pairs)
+    names, tails = masked_names(s, pairs), id_tails(s, pairs)
     codes = {c.person_id: c for c in s.scalars(select(Code).where(Code.person_id.in_(pairs)))}
     may = ctx.services.policy.wording["may"]
     rows = []
@@ -80,11 +80,14 @@ def fan_out(ctx):
             continue
         code = codes.get(pid)
         payload = {"person_id": pid, "version": version, "old": h.old_colour, "new": h.new_colour,
-                   "rule": h.rule, "reason": h.reason, "name_masked": names.get(pid, ""), "may": may[h.new_colour],
+                   "rule": h.rule, "reason": h.reason, "name_masked": names.get(pid, ""), "tail": tails.get(pid, ""),
+                   "may": may[h.new_colour],
                    "next_step": code.next_step if code is not None and code.version == version else "",
                    "green_at": code.green_at.isoformat() if code is not None and code.version == version
                    and code.green_at else None}
         for iid, proxy in to[pid]:
+            if iid == ctx.payload.get("told"):  # its reply said so already
+                continue
             rows.append(dict(person_id=pid, identity_id=iid, kind=NoticeKind.CODE_CHANGED, status=NoticeStatus.PENDING,
                              payload={**payload, "proxy": proxy}, created_at=utcnow()))
     if rows:
@@ -100,8 +103,9 @@ def pass_ending(ctx):
         return  # cancelled, changed (a new row is scheduled for the new end) or already over
     until = p.ends_at.astimezone(SHANGHAI).strftime("%H:%M")
     name = masked_names(s, [p.person_id]).get(p.person_id, "")
+    tail = id_tails(s, [p.person_id]).get(p.person_id, "")
     rows = [dict(person_id=p.person_id, identity_id=iid, kind=NoticeKind.PASS_ENDING, status=NoticeStatus.PENDING, created_at=utcnow(),
-                 payload={"person_id": p.person_id, "until": until, "name_masked": name, "proxy": proxy})
+                 payload={"person_id": p.person_id, "until": until, "name_masked": name, "tail": tail, "proxy": proxy})
             for iid, proxy in recipients(s, [p.person_id])[p.person_id]]
     if rows:
         s.execute(Notice.__table__.insert(), rows)

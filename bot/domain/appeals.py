@@ -152,7 +152,7 @@ def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply
         decision, _ = reevaluate(session, services.policy, appeal.person_id, cause="appeal", now=now)
     appeal.status, appeal.outcome, appeal.reply, appeal.decided_at = AppealStatus.DECIDED, outcome, reply, now
     appeal.decided_colour = decision.colour if decision else None
-    from bot.domain.notices import masked_names, nudge_after_commit, recipients
+    from bot.domain.notices import id_tails, masked_names, nudge_after_commit, recipients
 
     to = dict(recipients(session, [appeal.person_id])[appeal.person_id])
     if appeal.filed_by_id and appeal.filed_by_id != appeal.person_id:
@@ -160,7 +160,7 @@ def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply
             to.setdefault(iid, True)
     name = masked_names(session, [appeal.person_id]).get(appeal.person_id, "")
     told = {"person_id": appeal.person_id, "number": appeal.number, "outcome": outcome, "reply": reply,
-            "name_masked": name, "colour": decision.colour if decision else None,
+            "name_masked": name, "tail": id_tails(session, [appeal.person_id]).get(appeal.person_id, ""), "colour": decision.colour if decision else None,
             "voided": [_notice_fact(f) for f in voided],
             "designation": {"colour": designation["colour"], "until": designation["until"].isoformat()
                             if designation.get("until") else None} if designation else None}

@@ -11,7 +11,7 @@ from bot.domain.models import Code, LimitedPass, Person, Scan
 from bot.infra import tokens
 from bot.infra.db import utcnow
 from bot.infra.images.code_image import CodeView
-from bot.infra.masking import mask_name
+from bot.infra.masking import id_tail, mask_name
 
 
 def person_for_link(session, secret: bytes, view_token: str) -> int | None:
@@ -28,14 +28,14 @@ def person_for_link(session, secret: bytes, view_token: str) -> int | None:
 def load_view(session, person_id: int, now: dt.datetime | None = None) -> CodeView | None:
     """The person's current code as the image shows it; None without a code."""
     now = now or utcnow()
-    row = session.execute(select(Code.version, Code.colour, Person.name).join(Person, Person.id == Code.person_id)
-                          .where(Code.person_id == person_id)).first()
+    row = session.execute(select(Code.version, Code.colour, Person.name, Person.id_number)
+                          .join(Person, Person.id == Code.person_id).where(Code.person_id == person_id)).first()
     if row is None:
         return None
     until = session.scalar(select(LimitedPass.ends_at).where(
         LimitedPass.person_id == person_id, LimitedPass.starts_at <= now, LimitedPass.ends_at > now)
         .order_by(LimitedPass.ends_at.desc()).limit(1))
-    return CodeView(person_id, row.version, row.colour, mask_name(row.name), until)
+    return CodeView(person_id, row.version, row.colour, mask_name(row.name), until, id_tail(row.id_number))
 
 
 INVALID = {"verdict": "invalid", "colour": None, "masked_name": None, "person_id": None, "version": None}

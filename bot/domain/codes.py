@@ -176,7 +176,8 @@ def _code_sql() -> dict:
 
 
 def apply_decision(session: Session, person_id: int, decision: Decision, *, cause: str, policy: str,
-                   now: dt.datetime | None = None, notify: bool = True, first: bool = False) -> Change | None:
+                   now: dt.datetime | None = None, notify: bool = True, first: bool = False,
+                   told: int | None = None) -> Change | None:
     """Store a decision; returns the Change when colour or rule changed (None otherwise).
     Core statements (no ORM unit of work): this runs inside every declaration. `first`: the
     caller knows the person has no code yet (a person created in this transaction)."""
@@ -218,8 +219,9 @@ def apply_decision(session: Session, person_id: int, decision: Decision, *, caus
                                     new_colour=change.new_colour, rule=decision.rule, reason=decision.reason,
                                     cause=cause, created_at=now))
     if notify and change.old_colour not in (None, change.new_colour):
-        # a first code is told in the reply to the declaration, not as a change
-        queue_notices(session, [change])
+        # a first code is told in the reply to the declaration, not as a change; so is a change
+        # to the account whose message made it (`told`): one message, not a reply and a push
+        queue_notices(session, [change], told=told)
     _after_commit_schedule(session, decision.reevaluate_at)
     from bot.infra.metrics import COLOUR_CHANGES
 
@@ -227,21 +229,26 @@ def apply_decision(session: Session, person_id: int, decision: Decision, *, caus
     return change
 
 
-def queue_notices(session: Session, changes: list[Change]) -> None:
+def queue_notices(session: Session, changes: list[Change], told: int | None = None) -> None:
     """One outbox row for a batch of colour changes: the worker fans it out to every account
-    that should hear of it (the person's own and the family accounts bound to them)."""
+    that should hear of it (the person's own and the family accounts bound to them), but the
+    chat account `told` already in its reply."""
     if changes:
-        outbox.add(session, "codes.changed", {"changes": [[c.person_id, c.version] for c in changes]},
+        payload = {"changes": [[c.person_id, c.version] for c in changes]}
+        if told is not None:
+            payload["told"] = told
+        outbox.add(session, "codes.changed", payload,
                    key=f"codes.changed:{changes[0].person_id}:{changes[0].version}:{len(changes)}")
 
 
 def reevaluate(session: Session, policy: Policy, person_id: int, *, cause: str, now: dt.datetime | None = None,
-               first: bool = False, facts: dict | None = None) -> tuple[Decision, Change | None]:
-    """`facts`: the person's facts when the caller has them already (someone registered just now)."""
+               first: bool = False, facts: dict | None = None, told: int | None = None) -> tuple[Decision, Change | None]:
+    """`facts`: the person's facts when the caller has them already (someone registered just now).
+    `told`: the chat account whose message this is, answered in the reply (not pushed again)."""
     now = now or utcnow()
     decision = policy.evaluate(person_facts(session, person_id) if facts is None else facts, now)
     return decision, apply_decision(session, person_id, decision, cause=cause, policy=policy.name, now=now,
-                                    first=first)
+                                    first=first, told=told)
 
 
 def reevaluate_person(services, person_id: int, *, cause: str, now: dt.datetime | None = None, tries: int = 3):

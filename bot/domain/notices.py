@@ -16,7 +16,7 @@ from sqlalchemy import String, func, or_, select, type_coerce
 from bot.infra import outbox
 from bot.infra.after_commit import on_commit
 from bot.infra.db import utcnow
-from bot.infra.masking import mask_name
+from bot.infra.masking import id_tail, mask_name
 from bot.domain.models import ChannelIdentity, FamilyBinding, LimitedPass, Notice, Person
 from bot.domain.vocab import NoticeStatus
 
@@ -56,21 +56,42 @@ def _due(now):
     return or_(pending_due(now), (Notice.status == NoticeStatus.SENDING) & (Notice.lease_until < now))
 
 
-def recipients(s, person_ids) -> dict[int, list[tuple[int, bool]]]:
+def recipients(s, person_ids) -> dict[int, list[tuple[int, str | bool]]]:
     """Who hears of each person: (identity id, proxy) for the person's own subscribed chat
-    accounts and those of the family members bound to them (proxy=True)."""
+    accounts (proxy False) and those of the family members bound to them (proxy: the relation
+    the binding names, e.g. "child", so the notice can say whose code it is)."""
     person_ids = set(person_ids)
-    owners: dict[int, set[int]] = {}
-    for member, owner in s.execute(select(FamilyBinding.member_id, FamilyBinding.owner_id).where(
+    owners: dict[int, dict[int, str]] = {}
+    for member, owner, kind in s.execute(select(FamilyBinding.member_id, FamilyBinding.owner_id,
+                                                FamilyBinding.relationship_kind).where(
             FamilyBinding.member_id.in_(person_ids), FamilyBinding.unbound_at.is_(None))):
-        owners.setdefault(member, set()).add(owner)
+        owners.setdefault(member, {})[owner] = kind
     people = person_ids | {o for os_ in owners.values() for o in os_}
     identities: dict[int, list[int]] = {}
     for iid, pid in s.execute(select(ChannelIdentity.id, ChannelIdentity.person_id).where(
             ChannelIdentity.person_id.in_(people), ChannelIdentity.subscribed.is_(True))):
         identities.setdefault(pid, []).append(iid)
-    return {pid: [(iid, recipient != pid) for recipient in {pid} | owners.get(pid, set())
-                  for iid in identities.get(recipient, ())] for pid in person_ids}
+    out = {}
+    for pid in person_ids:
+        to = {pid: False, **{o: kind or "other" for o, kind in owners.get(pid, {}).items() if o != pid}}
+        out[pid] = [(iid, proxy) for recipient, proxy in to.items() for iid in identities.get(recipient, ())]
+    return out
+
+
+def id_tails(s, person_ids) -> dict[int, str]:
+    """The last 4 characters of each person's document number: told apart in family lists and
+    pushes without showing the number ("王**（子女，尾号1234）"). One unreadable value costs only its own."""
+    from bot.infra.pii import DecryptError
+
+    vault = s.get_bind().dialect.pii_vault
+    out = {}
+    for pid, raw in s.execute(select(Person.id, type_coerce(Person.id_number, String))
+                              .where(Person.id.in_(set(person_ids)))):
+        try:
+            out[pid] = id_tail(vault.decrypt(raw, "people.id_number"))
+        except (DecryptError, ValueError):
+            out[pid] = ""
+    return out
 
 
 def masked_names(s, person_ids) -> dict[int, str]:

@@ -10,6 +10,19 @@ import re
 STAR = "*"
 
 
+def id_tail(number: str | None) -> str:
+    """The last 4 characters of a document number (shown to tell family members apart)."""
+    return (number or "").strip()[-4:].upper()
+
+
+def pronoun(id_type: str | None, number: str | None) -> str:
+    """他 or 她 from a resident ID card's 17th digit (odd: male); 其 where the document says nothing."""
+    n = (number or "").strip()
+    if id_type == "id_card" and len(n) == 18 and n[16].isdigit():
+        return "他" if int(n[16]) % 2 else "她"
+    return "其"
+
+
 def mask_name(name: str | None) -> str:
     if not name:
         return ""

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.chat import sms
-from bot.chat.actions.common import code_view, identity, person_of, push_code_image
+from bot.chat.actions.common import code_view, identity, person_of, push_code_image, relation_word
 from bot.chat.actions.registry import action
 from bot.domain import audit
 from bot.domain.models import ChannelIdentity, Code, FamilyBinding, Person
 from bot.domain.people import revoke_links
 from bot.infra.db import utcnow
-from bot.infra.masking import mask_name, mask_phone
+from bot.infra.masking import id_tail, mask_name, mask_phone
 from bot.infra.tokens import code_link
 
 
@@ -43,8 +43,8 @@ def my_code(services, session, msg, payload):
         .outerjoin(Code, Code.person_id == Person.id)
         .where(FamilyBinding.owner_id == person.id, FamilyBinding.unbound_at.is_(None))
         .order_by(FamilyBinding.id)).all()
-    view["family"] = [{"name_masked": mask_name(p.name), "relationship": kind, "colour": c.colour if c else None}
-                      for p, c, kind in members]
+    view["family"] = [{"name_masked": mask_name(p.name), "relationship": relation_word(kind), "tail": id_tail(p.id_number),
+                       "colour": c.colour if c else None} for p, c, kind in members]
     if "colour" in view:
         push_code_image(session, person.id, identity(session, msg).id, utcnow())
     return view

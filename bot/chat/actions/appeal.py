@@ -12,7 +12,7 @@ from bot.domain import appeals as appeal_rules
 from bot.domain.models import Appeal, AppealEvidence, Code, Person
 from bot.infra import outbox
 from bot.infra.db import utcnow
-from bot.infra.masking import mask_name
+from bot.infra.masking import id_tail, mask_name
 from bot.infra.texts import say
 
 
@@ -21,9 +21,10 @@ def appeal_subjects(services, session, msg, payload):
     person = person_of(session, msg)
     if person is None:
         return {"registered": False}
-    me = {"person_id": person.id, "name_masked": mask_name(person.name), "relationship": say("words.self")}
+    me = {"person_id": person.id, "name_masked": mask_name(person.name), "relationship": say("words.self"),
+          "tail": id_tail(person.id_number)}
     return {"registered": True, "subjects": [me] + [
-        {k: m[k] for k in ("person_id", "name_masked", "relationship")} for m in members(session, person.id)]}
+        {k: m[k] for k in ("person_id", "name_masked", "relationship", "tail")} for m in members(session, person.id)]}
 
 
 def _may_act_for(session, msg, person_id: int) -> Person:

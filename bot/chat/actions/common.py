@@ -11,7 +11,7 @@ from bot.chat.conversation.text import fold
 from bot.domain.models import ChannelIdentity, Code, FamilyBinding, Notice, Person, RiskArea
 from bot.domain.notices import nudge_after_commit
 from bot.domain.vocab import NoticeKind, NoticeStatus, Relation
-from bot.infra.masking import mask_name
+from bot.infra.masking import id_tail, mask_name, pronoun
 from bot.infra.texts import say
 from bot.infra.tokens import code_link
 
@@ -108,6 +108,7 @@ def members(session, owner_id: int) -> list[dict]:
                            .outerjoin(Code, Code.person_id == Person.id)
                            .where(FamilyBinding.owner_id == owner_id, FamilyBinding.unbound_at.is_(None))
                            .order_by(FamilyBinding.id)).all()
-    return [{"person_id": p.id, "binding_id": b.id, "name_masked": mask_name(p.name),
+    return [{"person_id": p.id, "binding_id": b.id, "name_masked": mask_name(p.name), "tail": id_tail(p.id_number),
+             "pronoun": pronoun(p.id_type, p.id_number),
              "relationship": relation_word(b.relationship_kind),
              "colour": c.colour if c else None, "reason": c.reason if c else None} for b, p, c in rows]

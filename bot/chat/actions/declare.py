@@ -121,7 +121,7 @@ def declare(services, session, msg, p: Declaration):
         for statement, values in account + writes:
             conn.execute(statement, values)
         decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now,
-                                      first=new, facts=facts)
+                                      first=new, facts=facts, told=identity_id)
         push_code_image(session, person_id, identity_id, now, sender=msg)
         audit.record(session, "family.declared" if submitted_by else "declaration.submitted",
                      actor_kind="citizen", actor_id=submitted_by or person_id, subject_person_id=person_id,

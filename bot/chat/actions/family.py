@@ -14,7 +14,7 @@ from bot.domain.models import Code, FamilyBinding, Person
 from bot.domain.people import find_person, get_or_create_person, revoke_links
 from bot.domain.vocab import IdType, NoticeKind
 from bot.infra.db import SHANGHAI, utcnow
-from bot.infra.masking import mask_id_number, mask_name
+from bot.infra.masking import id_tail, mask_id_number, mask_name, pronoun
 
 MAX_MEMBERS = 10      # family members per account
 MAX_GUARDIANS = 3     # accounts per member
@@ -81,7 +81,8 @@ def family_add(services, session, msg, p):
         tell_accounts(session, member.id, NoticeKind.FAMILY_ADDED_YOU,
                       {"owner_masked": mask_name(owner.name), "relation": p.relation})
     code = session.get(Code, member.id)
-    return {"name_masked": mask_name(member.name), "relationship": relation_word(p.relation),
+    return {"name_masked": mask_name(member.name), "relationship": relation_word(p.relation), "tail": id_tail(p.id_number),
+            "pronoun": pronoun(IdType.ID_CARD, p.id_number),
             "colour": code.colour if code else None}
 
 

@@ -48,12 +48,17 @@ class Engine:
             return None, [self.say("common.timed_out"), self._menu(run)]
         text = normalise(msg.text) if msg.kind == "text" else ""
         word = self.global_words.get(fold(text)) if msg.kind == "text" else None
+        if conv is not None and conv.get("leaving"):  # "菜单" or "健康码" asked to leave a half-filled flow
+            return self._leaving(conv, msg, text, word, run, now)
+        if word in ("menu", "code") and conv is not None and conv.get("trail"):
+            conv["leaving"], conv["at"] = word, now.timestamp()  # something was entered: ask first
+            return conv, [self.say("common.leave_confirm")]
         if word == "menu":
             return None, [self._menu(run)]
         if word == "cancel":
             return None, ([self.say("common.cancelled")] if conv else []) + [self._menu(run)]
         if word == "code":
-            return None, [self._menu(run, with_code=True)]
+            return self._show_code(msg, run, now)
         if conv is not None:
             if word == "back":
                 return self._back(conv, now, run)
@@ -65,6 +70,29 @@ class Engine:
         if conv is not None:
             conv["at"] = now.timestamp()
         return conv, out
+
+    def _leaving(self, conv: dict, msg: Inbound, text: str, word: str | None, run: Runner, now: dt.datetime):
+        """1 leaves (to what the word asked for), 2 goes back to the question; anything else asks again."""
+        answer = fold(text).strip(".、")
+        if answer == "1" or word == "cancel":
+            if conv["leaving"] == "code" and word != "cancel":
+                return self._show_code(msg, run, now)
+            return None, [self._menu(run)]
+        conv["at"] = now.timestamp()
+        if answer == "2" or word == "back":
+            conv.pop("leaving")
+            flow = self.flows.get(conv.get("flow"))
+            if flow is None or conv.get("state") not in flow.states:
+                return None, [self._menu(run)]
+            return conv, [self._prompt(flow, conv["state"], self._ctx(conv["data"], now, msg))]
+        return conv, [self.say("common.leave_confirm")]
+
+    def _show_code(self, msg: Inbound, run: Runner, now: dt.datetime):
+        """健康码: the code itself (the my_code flow), or the menu with it where there is no such flow."""
+        flow = self._enabled("my_code")
+        if flow is None:
+            return None, [self._menu(run, with_code=True)]
+        return self._start(flow, msg, run, now)
 
     # -- top level ------------------------------------------------------------------------------
 

@@ -70,6 +70,7 @@ class CodeView:
     colour: str
     name_masked: str
     pass_until: dt.datetime | None = None  # a limited pass running now (local time shown)
+    tail: str = ""  # the document number's last 4: family members of one surname told apart
 
 
 def cache_key(view: CodeView, period: int) -> str:
@@ -99,7 +100,8 @@ def render(view: CodeView, url: str, at: dt.datetime, font_path: str) -> bytes:
     canvas.putpalette([255, 255, 255, *colour, *GREY])
     draw = ImageDraw.Draw(canvas)
     draw.text((WIDTH // 2, 20), say("image.word", colour=view.colour), fill=1, font=big, anchor="mt")
-    draw.text((WIDTH // 2, 20 + 44), view.name_masked, fill=2, font=small, anchor="mt")
+    draw.text((WIDTH // 2, 20 + 44), say("image.name", name=view.name_masked, tail=view.tail), fill=2, font=small,
+              anchor="mt")
 
     cells = matrix.text.encode("ascii").translate(_CELLS)  # '1' (dark) -> palette 1, '0' -> 0
     module_img = Image.frombytes("P", (matrix.size, matrix.size), cells)
