@@ -226,7 +226,15 @@ def test_my_code_and_health_code_word(wechat_app):
     chat.run(*REGISTRATION, *CLEAN, "1")
     shown = chat.say("2")
     assert "绿码" in shown and "原因" in shown and "/codes/" in shown
-    assert "当前是【绿码】" in chat.say("健康码")
+    code = chat.say("健康码")  # the code itself, as "2" shows it (issue 16), not the menu
+    assert "【🟢绿码】" in code and "/codes/" in code and "请回复数字选择服务" not in code
+    # typed in the middle of a registration, it asks first instead of dropping what was entered
+    other = Chat(wechat_app, user="halfway")
+    other.run("1", "李四", "1")
+    assert "已填写的内容将不保存" in other.say("健康码")
+    assert "身份证号码" in other.say("2")           # 2: back to the question
+    assert "已填写的内容将不保存" in other.say("菜单")
+    assert "请回复数字选择服务" in other.say("1")    # 1: leave
 
 
 def test_same_id_number_from_another_account_needs_proof(wechat_app):
