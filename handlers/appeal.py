@@ -49,6 +49,8 @@ def checked(ctx: Ctx, result: dict):
         return End.say("appeal.already_open", number=result["open_number"], deadline=result["deadline"])
     if not result.get("colour"):
         return End.say("appeal.no_code", name_masked=ctx.data["subject"]["name_masked"])
+    if result["colour"] == "green" and ctx.data["subject"]["person_id"] == ctx.data["subjects"][0]["person_id"]:
+        return End.say("appeal.green_own")  # nothing to correct: explained, not filed
     ctx.say("appeal.current", **ctx.data["subject"], colour=result["colour"], reason=result["reason"])
     return "reason"
 

@@ -92,6 +92,13 @@ def got_id_number(ctx: Ctx, value):
         if not ctx.data.get("adult"):
             return End.say("family.refused", error="guardian_not_adult")
         return add(ctx)
+    d = ctx.data  # yourself, a wrong name, someone already bound: said before asking for consent
+    return Act("family.check", NewMember(d["relation"], d["name"], number, age), then=checked)
+
+
+def checked(ctx: Ctx, result: dict):
+    if result.get("error"):
+        return End.say("family.refused", error=result["error"])
     return "consent"
 
 

@@ -25,7 +25,7 @@ def _image(chat, media_id: str) -> None:
 
 def test_each_image_on_its_own_pictures_only_and_served_inert(make_app):
     from bot.devtools.platform_stub import PlatformStub
-    from tests.support.chat import CLEAN, REGISTRATION, Chat
+    from tests.support.chat import REGISTRATION, YELLOW, Chat
     from tests.support.workers import burst
     from workers import runtime
 
@@ -33,7 +33,7 @@ def test_each_image_on_its_own_pictures_only_and_served_inert(make_app):
         app, svc = make_app(WECHAT_API_BASE=stub.base_url)
         runtime.use(svc)
         chat = Chat(app, user="o-evidence")
-        chat.run(*REGISTRATION, *CLEAN, "1")
+        chat.run(*REGISTRATION, *YELLOW, "1")  # a yellow code: something to appeal
         media = [_upload(stub, picture("JPEG"), "image/jpeg"),
                  _upload(stub, SVG_WITH_SCRIPT, "image/svg+xml"),
                  "expired-media-id",                                    # the platform answers 40007
@@ -80,14 +80,14 @@ def test_each_image_on_its_own_pictures_only_and_served_inert(make_app):
 
 
 def test_a_platform_that_does_not_answer_is_tried_again_and_the_reason_kept(make_app):
-    from tests.support.chat import CLEAN, REGISTRATION, Chat
+    from tests.support.chat import REGISTRATION, YELLOW, Chat
     from tests.support.workers import burst
     from workers import runtime
 
     app, svc = make_app(WECHAT_API_BASE="http://127.0.0.1:9", PUSH_TIMEOUT="0.5")  # nothing listens
     runtime.use(svc)
     chat = Chat(app, user="o-unreachable")
-    chat.run(*REGISTRATION, *CLEAN, "1")
+    chat.run(*REGISTRATION, *YELLOW, "1")  # a yellow code: something to appeal
     chat.run("4", "3", "我没有去过那个地方，行程信息有误")
     _image(chat, "any-media")
     chat.say("完成")

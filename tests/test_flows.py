@@ -11,7 +11,7 @@ from bot.domain.models import (Appeal, AppealEvidence, ArrivalReport, AuditLog, 
                         LimitedPass, Notice)
 from bot.domain.people import find_person
 from tests.support.images import picture
-from tests.support.chat import CLEAN, REGISTRATION, Chat, id_card
+from tests.support.chat import CLEAN, REGISTRATION, YELLOW, Chat, id_card
 
 TODAY = utcnow().astimezone(SHANGHAI).date()
 GRANDMA = id_card("11010519491231002")          # born 1949
@@ -50,7 +50,7 @@ def test_family_add_adult_with_consent_child_as_guardian_and_refusals(wechat_app
     assert "已添加家人：王*" in chat.say(CHILD)
     # yourself: refused
     chat.run("3", "1", "5", "张三")
-    assert "不能添加本人" in chat.run(REGISTRATION[3], "1")
+    assert "不能添加本人" in chat.say(REGISTRATION[3])  # before the consent question (issue 16)
     with wechat_app.extensions["services"].db.session() as s:
         kinds = dict(s.execute(select(FamilyBinding.relationship_kind, FamilyBinding.guardian)).all())
         actions = [a for (a,) in s.execute(select(AuditLog.action).where(AuditLog.action.like("family.%")))]
@@ -80,7 +80,7 @@ def test_family_limits_ten_members_three_accounts(wechat_app):
         assert "已添加家人" in other.run("3", "1", "2", "老王", member, "1")
     fourth = Chat(wechat_app, user="o-other-4")
     fourth.run("1", "某人", "1", id_card("11010119800109123"), "13812345678", *CLEAN, "1")
-    assert "已被3个账号绑定" in fourth.run("3", "1", "2", "老王", member, "1")
+    assert "已被3个账号绑定" in fourth.run("3", "1", "2", "老王", member)  # said before the consent question
 
 
 def test_declare_for_a_member_then_view_and_unbind(env, make_app):
@@ -128,7 +128,8 @@ def test_appeal_with_images_one_open_per_person_and_progress(env, make_app):
             from workers import runtime
 
             runtime.use(svc)
-            chat = registered(app)
+            chat = Chat(app, user="o-owner")
+            chat.run(*REGISTRATION, *YELLOW, "1")  # yellow: an own green code is explained, not appealed
             media = []
             pictures = [picture("JPEG", i) for i in range(2)]
             for data in pictures:  # two pictures "sent" to the platform
@@ -136,7 +137,7 @@ def test_appeal_with_images_one_open_per_person_and_progress(env, make_app):
                     {"hex": data.hex(), "content_type": "image/jpeg"}).encode())
                 media.append(json.loads(urllib.request.urlopen(req).read())["media_id"])
             shown = chat.say("4")
-            assert "张*当前为【绿码】" in shown and "申诉理由" in shown
+            assert "张*当前为【黄码】" in shown and "申诉理由" in shown
             chat.say("3")
             assert "至少写5个字" in chat.say("不对")
             chat.say("我没有去过那个地方，行程信息有误")

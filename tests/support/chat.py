@@ -51,6 +51,7 @@ class Chat:
 
 REGISTRATION = ("1", "张三", "1", id_card("11010119900307757"), "13812345678")
 CLEAN = ("2", "4", "2", "2", "5")  # no overseas, no travel, no symptoms, no case, no measure
+YELLOW = ("2", "4", "1", "2", "5")  # symptoms: a yellow code in every policy (something to appeal)
 
 
 def last_sms_code(services) -> str:

@@ -42,27 +42,42 @@ def family_view(services, session, msg, payload):
     return {"members": listed}
 
 
-@action("family.add")
-def family_add(services, session, msg, p):
-    owner = person_of(session, msg)
+def _refusal(session, vault, owner, p) -> tuple[str | None, Person | None]:
+    """Why this member cannot be added (an error key, or None), and the person if known."""
     if owner is None:
-        return {"error": "not_registered"}
-    member = find_person(session, services.vault, IdType.ID_CARD, p.id_number)
+        return "not_registered", None
+    member = find_person(session, vault, IdType.ID_CARD, p.id_number)
     if member is not None and member.id == owner.id:
-        return {"error": "self"}
+        return "self", member
     active = session.scalar(select(func.count()).select_from(FamilyBinding).where(
         FamilyBinding.owner_id == owner.id, FamilyBinding.unbound_at.is_(None)))
     if active >= MAX_MEMBERS:
-        return {"error": "too_many_members"}
+        return "too_many_members", member
     if member is not None:
         if fold(member.name).replace(" ", "") != fold(p.name).replace(" ", ""):
-            return {"error": "name_mismatch"}
+            return "name_mismatch", member
         if bound(session, owner.id, member.id):
-            return {"error": "already_bound"}
+            return "already_bound", member
         guardians = session.scalar(select(func.count()).select_from(FamilyBinding).where(
             FamilyBinding.member_id == member.id, FamilyBinding.unbound_at.is_(None)))
         if guardians >= MAX_GUARDIANS:
-            return {"error": "too_many_accounts"}
+            return "too_many_accounts", member
+    return None, member
+
+
+@action("family.check")
+def family_check(services, session, msg, p):
+    """The refusals family.add would give, asked before the consent question."""
+    error, _ = _refusal(session, services.vault, person_of(session, msg), p)
+    return {"error": error} if error else {}
+
+
+@action("family.add")
+def family_add(services, session, msg, p):
+    owner = person_of(session, msg)
+    error, member = _refusal(session, services.vault, owner, p)
+    if error:
+        return {"error": error}
     minor = p.age is not None and p.age < 14
     if minor and (p.relation != "child" or not adult(owner, utcnow().astimezone(SHANGHAI).date())):
         return {"error": "guardian_not_adult"}

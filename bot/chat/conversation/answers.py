@@ -64,7 +64,7 @@ class Choice(Answer):
 
 
 NAME_CHARS = re.compile(r"[\u4e00-\u9fffA-Za-z· ]+")
-NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", ".": "·"})
+NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", ".": "·", "．": "·", "･": "·"})
 
 
 class Name(Answer):
@@ -107,7 +107,7 @@ class Phone(Answer):
     """A mainland mobile number: 1[3-9] and 9 more digits; spaces, dashes and +86 are dropped."""
 
     def parse(self, text):
-        digits = re.sub(r"[\s\-()]", "", text)
+        digits = re.sub(r"[\s\-()]", "", fold(text))
         digits = re.sub(r"^(\+?86)(?=1\d{10}$)", "", digits)
         if not digits.isdigit():
             raise Invalid("phone_chars")
@@ -120,10 +120,45 @@ class Phone(Answer):
 
 class SmsCode(Answer):
     def parse(self, text):
-        code = text.replace(" ", "")
+        code = fold(text).replace(" ", "")
         if not re.fullmatch(r"\d{6}", code):
             raise Invalid("sms_format")
         return code
+
+
+NUMERALS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
+DAYS_AGO = re.compile(r"(?P<n>\d{1,3}|[一二两三四五六七八九十]{1,2})天(?P<dir>前|以前|之前|后|以后|之后)")
+WEEKDAY = re.compile(r"(?P<week>上上?个?|这个?|本|下下?个?)?(?:周|星期|礼拜)(?P<d>[一二三四五六日天1-7])")
+WEEKDAYS = {c: i for i, c in enumerate("一二三四五六日")} | {"天": 6} | {str(i): i - 1 for i in range(1, 8)}
+
+
+def _count(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if len(text) == 2:  # 十一..十九 is not a day count anyone types here; 二十 is not either
+        return 10 + NUMERALS[text[1]] if text[0] == "十" else NUMERALS[text[0]] * 10
+    return NUMERALS[text]
+
+
+def relative_day(text: str, today: dt.date, future: bool = False) -> dt.date | None:
+    """3天前, 三天后, 上周五, 周一, 下星期二: the day meant, or None. A bare weekday is the last
+    such day (today included), or with `future` the next one."""
+    m = DAYS_AGO.fullmatch(text)
+    if m:
+        n = _count(m.group("n"))
+        return today + dt.timedelta(days=n if m.group("dir").endswith("后") else -n)
+    m = WEEKDAY.fullmatch(text)
+    if m is None:
+        return None
+    weekday, week = WEEKDAYS[m.group("d")], m.group("week")
+    monday = today - dt.timedelta(days=today.weekday())
+    if week:
+        weeks = {"上": -1, "上上": -2, "这": 0, "本": 0, "下": 1, "下下": 2}[week.rstrip("个")]
+        return monday + dt.timedelta(weeks=weeks, days=weekday)
+    back = (today.weekday() - weekday) % 7
+    if future:
+        return today + dt.timedelta(days=(weekday - today.weekday()) % 7 or 7)
+    return today - dt.timedelta(days=back)
 
 
 DATE_PATTERNS = (
@@ -134,8 +169,10 @@ DATE_PATTERNS = (
 
 
 class Day(Answer):
-    """A calendar day: 2026-11-20, 2026/11/20, 2026年11月20日, 11月20日, 今天, 昨天.
-    Not in the future and not before the window (`window` days including today)."""
+    """A calendar day: 2026-11-20, 2026/11/20, 2026年11月20日, 11月20日, 今天, 昨天, 前天, 3天前,
+    上周五, 周一. Not in the future and not before the window (`window` days including today)."""
+
+    future = False  # a bare weekday is the last one
 
     def __init__(self, today: dt.date, window: int, **kwargs):
         super().__init__(**kwargs)
@@ -156,6 +193,9 @@ class Day(Answer):
         relative = words()["dates"]
         if t in relative:
             return self.today - dt.timedelta(days=relative[t])
+        day = relative_day(t, self.today, future=self.future)
+        if day is not None:
+            return day
         for pattern in DATE_PATTERNS:
             m = pattern.fullmatch(t)
             if m:
@@ -169,7 +209,10 @@ class Day(Answer):
 
 class EndDay(Day):
     """The day a measure is to be lifted: after today (it is still going on) and within `ahead`
-    days, or 不清楚 / 跳过 and the like (None: the policy's usual length applies)."""
+    days (明天, 5天后, 下周一, 周五 the next one), or 不清楚 / 跳过 and the like (None: the
+    policy's usual length applies)."""
+
+    future = True
 
     def __init__(self, today: dt.date, ahead: int = 90, **kwargs):
         super().__init__(today, 1, **kwargs)
