@@ -199,7 +199,7 @@ def test_faq_by_number_and_by_words():
     assert "家人代办" in Bot().send("我家老人没有智能手机怎么办")
     bot = Bot()
     bot.send("常见问题")
-    assert "没有找到相关问题" in bot.send("天气怎么样")
+    assert "没有找到这个问题的答案" in bot.send("天气怎么样")
 
 
 def test_an_id_number_registered_elsewhere_needs_a_code_to_the_phone_on_file():

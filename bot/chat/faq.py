@@ -1,5 +1,10 @@
 """The FAQ knowledge base (config/faq.json), read once and numbered; the chat service hands it to
-the flows as ctx.options["faq"] (the flows read no files)."""
+the flows as ctx.options["faq"] (the flows read no files).
+
+Each entry carries what the matcher needs: its keywords (folded), the character pairs of its
+question, and the kinds of question it answers ("asks": where, cost, difference, ...). The kinds
+come from config/faq.json's "intents": a question asking where or how much is answered only by an
+entry that says where or how much, however many of its keywords it shares."""
 from __future__ import annotations
 
 import json
@@ -9,7 +14,28 @@ from bot.chat.conversation.text import fold
 from bot.infra.config import ROOT
 
 
+def pairs(text: str) -> frozenset[str]:
+    """The overlapping two-character pieces of a text's letters and digits (punctuation gone)."""
+    t = "".join(c for c in fold(text) if c.isalnum())
+    return frozenset(t[i:i + 2] for i in range(len(t) - 1))
+
+
+@lru_cache(maxsize=1)
+def _data() -> dict:
+    return json.loads((ROOT / "config" / "faq.json").read_text(encoding="utf-8"))
+
+
+def intents() -> dict[str, tuple[str, ...]]:
+    return {name: tuple(fold(w) for w in words) for name, words in _data().get("intents", {}).items()}
+
+
 @lru_cache(maxsize=1)
 def entries() -> tuple[dict, ...]:
-    data = json.loads((ROOT / "config" / "faq.json").read_text(encoding="utf-8"))
-    return tuple(dict(e, number=i, keywords=[fold(k) for k in e["keywords"]]) for i, e in enumerate(data["entries"], 1))
+    kinds = intents()
+    out = []
+    for i, e in enumerate(_data()["entries"], 1):
+        q = fold(e["q"])
+        asks = set(e.get("asks", ())) | {name for name, words in kinds.items() if any(w in q for w in words)}
+        out.append(dict(e, number=i, keywords=[fold(k) for k in e["keywords"]], pairs=pairs(e["q"]),
+                        asks=sorted(asks)))
+    return tuple(out)

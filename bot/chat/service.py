@@ -72,7 +72,8 @@ class ChatService:
         if self._options is None or now - self._options[0] > 1.0:
             policy = self.services.policy
             self._options = (now, {"sms_verification": self.services.settings.sms_verification,
-                                   "features": policy.features, "policy": policy.name, "faq": faq.entries()})
+                                   "features": policy.features, "policy": policy.name, "faq": faq.entries(),
+                                   "faq_intents": faq.intents()})
         return self._options[1]
 
     def _executor(self) -> ThreadPoolExecutor:

@@ -106,10 +106,11 @@ class Engine:
         if flow is not None:
             return self._start(flow, msg, run, now)
         for f in self._menu_flows():
-            outcome = f.match(self._ctx({}, now, msg), text) if f.match else None
-            if outcome is not None:
-                return self._follow(f, {"flow": f.name, "state": None, "data": {}, "trail": [], "errors": 0},
-                                    self._ctx({}, now, msg), outcome, run)
+            ctx = self._ctx({}, now, msg)
+            outcome = f.match(ctx, text) if f.match else None
+            if outcome is not None:  # the flow goes on with what its match noted
+                return self._follow(f, {"flow": f.name, "state": None, "data": ctx.data, "trail": [], "errors": 0},
+                                    ctx, outcome, run)
         return None, [self._menu(run)]
 
     def _start(self, flow: Flow, msg: Inbound | None, run: Runner, now: dt.datetime):
