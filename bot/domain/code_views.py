@@ -7,11 +7,11 @@ import time
 
 from sqlalchemy import select
 
-from bot.domain.models import Code, LimitedPass, Person, Scan
+from bot.domain.models import Code, LimitedPass, Person, Scan, TestResult
 from bot.infra import tokens
 from bot.infra.db import utcnow
 from bot.infra.images.code_image import CodeView
-from bot.infra.masking import id_tail, mask_name
+from bot.infra.masking import id_tail, mask_id_number, mask_name
 
 
 def person_for_link(session, secret: bytes, view_token: str) -> int | None:
@@ -36,6 +36,22 @@ def load_view(session, person_id: int, now: dt.datetime | None = None) -> CodeVi
         LimitedPass.person_id == person_id, LimitedPass.starts_at <= now, LimitedPass.ends_at > now)
         .order_by(LimitedPass.ends_at.desc()).limit(1))
     return CodeView(person_id, row.version, row.colour, mask_name(row.name), until, id_tail(row.id_number))
+
+
+def page_facts(session, person_id: int, now: dt.datetime | None = None) -> dict:
+    """What the code page says besides the image: the masked ID, the reason in one line, the
+    latest test and how long ago it was sampled, when time alone turns the code green."""
+    now = now or utcnow()
+    row = session.execute(select(Person.id_type, Person.id_number, Code.reason, Code.green_at)
+                          .join(Code, Code.person_id == Person.id).where(Person.id == person_id)).first()
+    if row is None:
+        return {}
+    test = session.execute(select(TestResult.result, TestResult.sampled_at).where(
+        TestResult.person_id == person_id, TestResult.voided_at.is_(None), TestResult.sampled_at <= now)
+        .order_by(TestResult.sampled_at.desc()).limit(1)).first()
+    hours = None if test is None else int((now - test.sampled_at).total_seconds() // 3600)
+    return {"id_masked": mask_id_number(row.id_number), "reason": (row.reason or "").splitlines()[0] if row.reason else "",
+            "green_at": row.green_at, "test": None if test is None else {"result": test.result, "hours": hours}}
 
 
 INVALID = {"verdict": "invalid", "colour": None, "masked_name": None, "person_id": None, "version": None}

@@ -14,7 +14,7 @@ import time
 
 from flask import Blueprint, Response, current_app, render_template
 
-from bot.domain.code_views import check_scan, load_view, person_for_link
+from bot.domain.code_views import check_scan, load_view, page_facts, person_for_link
 from bot.infra import tokens
 from bot.web import db
 from bot.infra.db import SHANGHAI
@@ -43,12 +43,14 @@ def page(view_token: str):
         return gone
     view = load_view(db.session(), person_id)
     if view is None:
-        return render_template("codes/page.html", view=None, token=view_token), 200
+        return render_template("codes/page.html", view=None, token=view_token, title=_services().policy.code_title), 200
     ttl_minutes = max(_services().settings.code_token_ttl // 60, 1)
-    wording = _services().policy.wording  # what this colour may do, and how it turns green, in this region's words
+    policy = _services().policy
+    wording = policy.wording  # what this colour may do, and how it turns green, in this region's words
     return render_template("codes/page.html", view=view, token=view_token, period=tokens.scan_period(time.time()),
                            ttl_minutes=ttl_minutes, may=wording["may"][view.colour],
-                           to_green=wording["to_green"].get(view.colour))
+                           to_green=wording["to_green"].get(view.colour), title=policy.code_title,
+                           facts=page_facts(db.session(), person_id), now=dt.datetime.now(SHANGHAI))
 
 
 @bp.get("/codes/<view_token>.png")

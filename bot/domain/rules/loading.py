@@ -70,6 +70,7 @@ class PolicySchema(Schema):
 
     name = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
     title = fields.String(required=True)
+    code_title = fields.String(load_default="健康码", validate=validate.Length(min=2, max=12))
     version = fields.String(required=True, validate=validate.Length(min=1, max=32))
     valid_from = fields.Date(required=True)
     source = fields.String(load_default="")
@@ -184,7 +185,7 @@ def compile_policy(raw: Any, path: Path) -> Policy:
             raise PolicyError(f"{where}: example {ex['name']!r}: now: give now, facts.now or examples_now")
         examples.append(ex)
     return Policy(data["name"], data["title"], data["version"], data["valid_from"], path, params, data["features"],
-                  data["wording"], rules, examples, examples_now)
+                  data["wording"], rules, examples, examples_now, data["code_title"])
 
 
 RECHECK_SECONDS = 1.0

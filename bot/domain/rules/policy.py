@@ -73,6 +73,7 @@ class Policy:
     rules: list[Rule]  # as listed
     examples: list[dict] = field(default_factory=list)
     examples_now: dt.datetime | None = None
+    code_title: str = "健康码"  # what the code page and image are called here (浙江健康码)
 
     def __post_init__(self):
         self._orders = {colour: self._order(colour) for colour in (None, "red", "yellow", "green")}
