@@ -8,7 +8,7 @@ from bot.domain import audit, fact_records
 from bot.domain.appeals import OPEN, overdue, reason_word
 from bot.domain.codes import code_dict, history
 from bot.domain.errors import NotFound
-from bot.domain.models import Appeal, AppealEvidence, Code, Person, Staff
+from bot.domain.models import Appeal, AppealEvidence, Code, FamilyBinding, Person, Staff
 from bot.infra.db import utcnow
 from bot.infra.masking import mask_name
 from bot.domain.vocab import AppealStatus
@@ -43,6 +43,17 @@ def queue(session, status: str, limit: int = 100) -> list[dict]:
     return [item(a, name, reviewer, now) for a, name, reviewer in session.execute(q)]
 
 
+def _filer(session, appeal: Appeal) -> dict | None:
+    """Who filed an appeal for a family member, and as what relation (the binding of that time)."""
+    if appeal.filed_by_id in (None, appeal.person_id):
+        return None
+    filer = session.get(Person, appeal.filed_by_id)
+    kind = session.scalar(select(FamilyBinding.relationship_kind).where(
+        FamilyBinding.owner_id == appeal.filed_by_id, FamilyBinding.member_id == appeal.person_id)
+        .order_by(FamilyBinding.id.desc()).limit(1))
+    return {"name_masked": mask_name(filer.name) if filer else "", "relation": kind, "person_id": appeal.filed_by_id}
+
+
 def detail(session, staff, appeal: Appeal) -> dict:
     """The whole appeal for its reviewer: audited (it holds personal data)."""
     person = session.get(Person, appeal.person_id)
@@ -56,6 +67,7 @@ def detail(session, staff, appeal: Appeal) -> dict:
                          for e in session.scalars(select(AppealEvidence).where(AppealEvidence.appeal_id == appeal.id)
                                                   .order_by(AppealEvidence.id))],
                proxy=appeal.filed_by_id not in (None, appeal.person_id),
+               filed_by=_filer(session, appeal),
                facts=fact_records.listing(session, person.id),
                voided_facts=fact_records.listing(session, person.id, voided=True))
     # what was read, by field name: never the text itself (the log is append-only, it outlives a purge)

@@ -118,6 +118,27 @@ def claim(session, appeal: Appeal, staff_id: int, now: dt.datetime | None = None
     return True
 
 
+def hand_over(session, appeal: Appeal, staff, to_staff_id: int | None) -> None:
+    """Release a claimed appeal (to None: the next reviewer to open it takes it) or reassign it to
+    another reviewer. Its owner may, and an admin; audited with who had it and who has it now."""
+    from bot.domain.models import Staff
+
+    if appeal.status != AppealStatus.CLAIMED:
+        raise Conflict("only an appeal being handled can be released or reassigned")
+    if appeal.claimed_by_id != staff.id and staff.role != "admin":
+        raise Forbidden("only the reviewer handling it, or an admin, can hand it over")
+    before = appeal.claimed_by_id
+    if to_staff_id is None:
+        appeal.claimed_by_id, appeal.claimed_at, appeal.status = None, None, AppealStatus.OPEN
+    else:
+        to = session.get(Staff, to_staff_id)
+        if to is None or to.role != "reviewer" or to.disabled_at is not None:
+            raise Invalid("not an active reviewer", errors={"to": ["not an active reviewer"]})
+        appeal.claimed_by_id, appeal.claimed_at = to.id, utcnow()
+    audit.by_staff(session, staff, "appeal.released" if to_staff_id is None else "appeal.reassigned",
+                   appeal.person_id, number=appeal.number, **{"from": before, "to": to_staff_id})
+
+
 def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply: str, *,
            void: list[str] = (), designation: dict | None = None, now: dt.datetime | None = None) -> dict:
     """`void`: ids of the facts at fault (bot.domain.fact_records), voided with the reply as reason.

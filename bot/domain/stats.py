@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bot.domain.appeals import OPEN
 from bot.domain.codes import snapshot_colour_counts
-from bot.domain.models import Appeal, AuditLog, DailyColourCount, Notice
+from bot.domain.models import Appeal, AuditLog, DailyColourCount, Notice, Outbox
 from bot.infra.db import SHANGHAI, utcnow
 
 
@@ -30,7 +30,11 @@ def stats(session) -> dict:
                                                      DailyColourCount.count).where(DailyColourCount.day >= since)
                                               .order_by(DailyColourCount.day)):
         days.setdefault(day.isoformat(), {"green": 0, "yellow": 0, "red": 0})[colour] = count
+    failed = session.execute(select(Outbox.kind, Outbox.last_error, func.count()).where(Outbox.status == "failed")
+                             .group_by(Outbox.kind, Outbox.last_error).order_by(func.count().desc()).limit(10)).all()
     return {"people_by_colour": {c: colours.get(c, 0) for c in ("green", "yellow", "red")},
+            "failed_effects": [{"kind": k, "reason": (r or "")[:200], "count": n} for k, r, n in failed],
+            "days_shown": [(since + dt.timedelta(days=i)).isoformat() for i in range(30)],
             "appeals_by_status": appeals, "appeals_overdue": overdue or 0, "pushes_by_outcome": pushes,
             "undeliverable_reasons": [{"reason": r or "", "count": n} for r, n in reasons],
             "by_day": [{"day": d, **v} for d, v in days.items()]}

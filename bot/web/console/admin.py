@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from bot.domain import risk_areas
 from bot.domain.errors import Invalid
+from bot.domain.models import Staff
 from bot.domain.stats import audit_rows
 from bot.domain.stats import stats as numbers
 from bot.web import db
@@ -18,22 +20,26 @@ def stats():
     s = db.session()
     data = numbers(s)
     s.commit()
-    return render_template("console/stats.html", d=data, chart=_chart(data["by_day"]))
+    return render_template("console/stats.html", d=data, chart=_chart(data["by_day"], data["days_shown"]))
 
 
-def _chart(days: list[dict], width: int = 720, height: int = 220) -> dict:
-    """Polylines of codes by colour per day (server-drawn SVG: no front-end build)."""
-    if not days:
-        return {"lines": [], "width": width, "height": height, "labels": []}
-    top = max(max(d[c] for c in ("green", "yellow", "red")) for d in days) or 1
-    step = width / max(len(days) - 1, 1)
+def _chart(days: list[dict], slots: list[str], width: int = 720, height: int = 220) -> dict:
+    """Codes by colour per day over the last 30 days (server-drawn SVG: no front-end build). Every
+    day has its slot, so a single day of data is a dot with its number, not an empty chart."""
+    by_day = {d["day"]: d for d in days}
+    top = max([max(d[c] for c in ("green", "yellow", "red")) for d in days] or [0]) or 1
+    step = width / max(len(slots) - 1, 1)
 
-    def points(colour):
-        return " ".join(f"{i * step:.1f},{height - d[colour] / top * (height - 10):.1f}" for i, d in enumerate(days))
+    def y(n):
+        return height - n / top * (height - 10)
 
-    return {"width": width, "height": height, "top": top,
-            "lines": [(c, points(c)) for c in ("green", "yellow", "red")],
-            "labels": [(i * step, d["day"][5:]) for i, d in enumerate(days)]}
+    series = []
+    for colour in ("green", "yellow", "red"):
+        points = [(i * step, y(by_day[day][colour]), by_day[day][colour]) for i, day in enumerate(slots) if day in by_day]
+        series.append((colour, " ".join(f"{x:.1f},{yy:.1f}" for x, yy, _ in points), points))
+    return {"width": width, "height": height, "top": top, "mid": top // 2 if top > 1 else None,
+            "series": series, "has_data": bool(days), "mid_y": y(top // 2) if top > 1 else None,
+            "labels": [(i * step, day[5:]) for i, day in enumerate(slots) if i % 5 == 0 or i == len(slots) - 1]}
 
 
 @bp.route("/areas", methods=("GET", "POST"))
@@ -65,5 +71,9 @@ def areas():
 @page("audit")
 def audit_page():
     action = (request.args.get("action") or "").strip()[:64]
-    rows = audit_rows(db.session(), {"action": action or None, "limit": 200})
-    return render_template("console/audit.html", rows=rows, action=action)
+    s = db.session()
+    rows = audit_rows(s, {"action": action or None, "limit": 200})
+    ids = {r["actor_id"] for r in rows if r["actor_kind"] == "staff" and r["actor_id"]}
+    ids |= {v for r in rows for k, v in (r["detail"] or {}).items() if k in ("from", "to", "staff_id") and isinstance(v, int)}
+    names = dict(s.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids))).all()) if ids else {}
+    return render_template("console/audit.html", rows=rows, action=action, staff_names=names)

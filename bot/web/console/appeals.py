@@ -2,13 +2,19 @@
 首问负责制), its evidence, the decision form."""
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from bot.chat.conversation.text import CONTROL
 from bot.domain import appeal_reviews as reviews
 from bot.domain import appeals as appeal_rules
 from bot.domain.vocab import AppealStatus
 from bot.domain.errors import DomainError, NotFound
+from bot.domain.models import Staff
+from bot.infra.config import ROOT
 from bot.web import db
 from bot.web.headers import evidence_response
 from bot.infra.db import utcnow
@@ -40,14 +46,44 @@ def appeal(number):
     s = db.session()
     a = _appeal(s, number)
     note = None
-    if a.status == AppealStatus.OPEN:
+    if a.status == AppealStatus.OPEN and g.staff.role == "reviewer":  # an admin looks without taking it
         try:
             appeal_rules.claim(s, a, g.staff.id)
         except DomainError as exc:
             note = str(exc)
     info = reviews.detail(s, g.staff, a)
     s.commit()
-    return render_template("console/appeal.html", a=info, mine=a.claimed_by_id == g.staff.id, note=note)
+    mine = a.claimed_by_id == g.staff.id
+    others = [] if not (mine or g.staff.role == "admin") else s.execute(
+        select(Staff.id, Staff.name).where(Staff.role == "reviewer", Staff.disabled_at.is_(None),
+                                           Staff.id != a.claimed_by_id).order_by(Staff.name)).all()
+    return render_template("console/appeal.html", a=info, mine=mine, note=note, reviewers=others,
+                           replies=reply_templates(), may_hand_over=(mine or g.staff.role == "admin")
+                           and a.status == AppealStatus.CLAIMED)
+
+
+@lru_cache(maxsize=1)
+def reply_templates() -> list[dict]:
+    """The reply templates of config/replies.json (the reviewer edits before sending)."""
+    return json.loads((ROOT / "config" / "replies.json").read_text(encoding="utf-8"))["replies"]
+
+
+@bp.post("/appeals/<number>/handover")
+@page("appeals")
+def handover(number):
+    """Release the appeal (no one chosen) or reassign it to another reviewer."""
+    s = db.session()
+    a = _appeal(s, number)
+    to = request.form.get("to") or None
+    try:
+        appeal_rules.hand_over(s, a, g.staff, int(to) if to and to.isdigit() else None)
+        s.commit()
+        flash(say("console.handed_over" if to else "console.released", number=number))
+        return redirect(url_for("console.appeals"))
+    except DomainError as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("console.appeal", number=number))
 
 
 @bp.get("/appeals/<number>/evidence/<int:evidence_id>")

@@ -34,7 +34,7 @@ protect(bp)
 PAGES = {  # what each role sees in the navigation (and may open)
     "reviewer": ("appeals", "alerts", "people"),
     "community": ("arrivals", "alerts", "people"),
-    "admin": ("stats", "areas", "audit"),
+    "admin": ("stats", "appeals", "areas", "audit"),
     "lab": (),
     "scanner": (),
 }
