@@ -100,7 +100,7 @@ def test_reviewer_decides_an_appeal_in_the_browser_and_the_citizen_sees_it(live,
     browser.execute_script("document.getElementById('user').value = 'o-citizen';")
     notices.drain()
     wait.until(lambda d: any("申诉" in b.text and "已更正" in b.text
-                             for b in d.find_elements(By.CSS_SELECTOR, "#log .push")))
+                             for b in d.find_elements(By.CSS_SELECTOR, "#logs .log:not([hidden]) .push")))
     assert "绿码" in citizen.say("2")
 
 

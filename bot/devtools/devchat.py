@@ -157,21 +157,47 @@ def inbox():
         try:
             query = urllib.parse.urlencode({"touser": user, "after": request.args.get("after", "0")})
             with urllib.request.urlopen(f"{base}/_stub/messages?{query}", timeout=2) as resp:
-                pushes = [_push_view(m) for m in json.loads(resp.read())["messages"]]
+                pushes = [_push_view(m, base) for m in json.loads(resp.read())["messages"]]
         except (OSError, ValueError, KeyError):
             pass  # not the stub, or not running: SMS only
     return jsonify(sms=[{"text": m["text"], "at": m["at"]} for m in sms], pushes=pushes)
 
 
-def _push_view(m: dict) -> dict:
+COLOUR_WORDS = re.compile(r"(?:转为|变为|现为|为【?[🟢🟡🔴]?)(绿|黄|红)码")
+COLOURS = {"绿": "green", "黄": "yellow", "红": "red"}
+
+
+def _push_view(m: dict, base: str) -> dict:
+    """A push as the page shows it, with the code's colour where it says one (the bubble is tinted)."""
     view = {"seq": m["seq"], "api": m.get("api")}
     if m.get("msgtype") == "image":
         view["image"] = url_for("devchat.media", media_id=m["image"]["media_id"])
-    elif m.get("msgtype") == "text":
-        view["text"] = m["text"]["content"]
-    else:  # template / subscribe message: its fields, one per line
-        view["text"] = "\n".join(str(v.get("value", "")) for v in (m.get("data") or {}).values())
+        view["colour"] = _image_colour(base, m["image"]["media_id"])
+    else:
+        if m.get("msgtype") == "text":
+            view["text"] = m["text"]["content"]
+        else:  # template / subscribe message: its fields, one per line
+            view["text"] = "\n".join(str(v.get("value", "")) for v in (m.get("data") or {}).values())
+        found = COLOUR_WORDS.findall(view["text"])
+        view["colour"] = COLOURS[found[-1]] if found else None
     return view
+
+
+def _image_colour(base: str, media_id: str) -> str | None:
+    """A code image's colour: the first colour of its palette (bot.infra.images.code_image)."""
+    import io
+
+    from PIL import Image
+
+    from bot.infra.images.code_image import RGB
+
+    try:
+        with urllib.request.urlopen(f"{base}/_stub/media/{media_id}", timeout=2) as resp:
+            palette = Image.open(io.BytesIO(resp.read())).getpalette() or []
+    except (OSError, ValueError):
+        return None
+    ink = tuple(palette[3:6])
+    return next((name for name, rgb in RGB.items() if rgb == ink), None)
 
 
 @bp.get("/dev/chat/media/<media_id>")
