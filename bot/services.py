@@ -64,7 +64,9 @@ class Services:
     def code_images(self):
         from bot.infra.images.code_image import CodeImages
 
-        return CodeImages(self.settings, self.redis.client())
+        from bot.domain.keys import keyring
+
+        return CodeImages(self.settings, self.redis.client(), signer=lambda: keyring(self.db)[0])
 
     def close(self):
         self.db.dispose()

@@ -52,9 +52,15 @@ def test_the_qr_holds_a_signed_scan_url_in_the_codes_colour(services, colour):
     img, barcode = _decode(png)
     base = services.settings.public_base_url + "/v/"
     assert barcode.text.startswith(base)
-    claim = tokens.read_scan_token(services.settings.secret_key, barcode.text[len(base):],
-                                   services.settings.code_token_ttl, now)
-    assert (claim.verdict, claim.person_id, claim.version) == ("valid", pid, 1)
+    from bot.domain.keys import keyring
+    from bot.domain.models import Person
+    from bot.infra import signing
+
+    result = signing.verify(barcode.text[len(base):], keyring(services.db)[1], now)  # signed (issue 17)
+    with services.db.session() as s:
+        public_id = s.get(Person, pid).public_id
+    assert (result.verdict, result.claim.public_id, result.claim.version, result.claim.colour) == (
+        "valid", public_id, 1, colour)
     assert _module_colour(img, barcode) == code_image.RGB[colour]
     # every other colour in the image is white, the grey of the text, or antialiasing between
     assert img.getpixel((0, 0)) == (255, 255, 255)

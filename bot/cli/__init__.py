@@ -22,6 +22,10 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(policy_group)
     app.cli.add_command(simulate_command)
+    from bot.cli.keys import keys_group, verify_command
+
+    app.cli.add_command(keys_group)
+    app.cli.add_command(verify_command)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")

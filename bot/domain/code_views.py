@@ -8,7 +8,7 @@ import time
 from sqlalchemy import select
 
 from bot.domain.models import Code, LimitedPass, Person, Scan, TestResult
-from bot.infra import tokens
+from bot.infra import signing, tokens
 from bot.infra.db import utcnow
 from bot.infra.images.code_image import CodeView
 from bot.infra.masking import id_tail, mask_id_number, mask_name
@@ -28,14 +28,15 @@ def person_for_link(session, secret: bytes, view_token: str) -> int | None:
 def load_view(session, person_id: int, now: dt.datetime | None = None) -> CodeView | None:
     """The person's current code as the image shows it; None without a code."""
     now = now or utcnow()
-    row = session.execute(select(Code.version, Code.colour, Person.name, Person.id_number)
+    row = session.execute(select(Code.version, Code.colour, Person.name, Person.id_number, Person.public_id)
                           .join(Person, Person.id == Code.person_id).where(Code.person_id == person_id)).first()
     if row is None:
         return None
     until = session.scalar(select(LimitedPass.ends_at).where(
         LimitedPass.person_id == person_id, LimitedPass.starts_at <= now, LimitedPass.ends_at > now)
         .order_by(LimitedPass.ends_at.desc()).limit(1))
-    return CodeView(person_id, row.version, row.colour, mask_name(row.name), until, id_tail(row.id_number))
+    return CodeView(person_id, row.version, row.colour, mask_name(row.name), until, id_tail(row.id_number),
+                    row.public_id)
 
 
 def page_facts(session, person_id: int, now: dt.datetime | None = None) -> dict:
@@ -57,10 +58,34 @@ def page_facts(session, person_id: int, now: dt.datetime | None = None) -> dict:
 INVALID = {"verdict": "invalid", "colour": None, "masked_name": None, "person_id": None, "version": None}
 
 
-def check_scan(session, settings, token: str, now: float | None = None) -> dict:
-    """The verdict on a scan token: valid only if signed, young enough, and of the current code
-    version (a screenshot of an older code scans as expired)."""
+def check_signed(session, text: str, public_keys: dict, now: float) -> dict | None:
+    """The verdict on a signed claim (bot.infra.signing), or None when the text is not one: its
+    signature and time window as a checkpoint offline would see them, then what only the server
+    knows, that the person is still there and the code is still this version ("outdated")."""
+    if signing.decode(text) is None:
+        return None
+    result = signing.verify(text, public_keys, now)
+    if result.verdict in ("bad_signature", "unknown_key", "invalid", "not_yet_valid"):
+        return dict(INVALID)
+    c = result.claim
+    row = session.execute(select(Person.id, Code.version, Code.colour).join(Code, Code.person_id == Person.id)
+                          .where(Person.public_id == c.public_id)).first()
+    if row is None:  # signed by us, but the person is gone (purged)
+        return dict(INVALID)
+    verdict = result.verdict if row.version == c.version else "outdated"
+    return {"verdict": verdict, "colour": c.colour if verdict == "valid" else None, "masked_name": c.name_masked,
+            "person_id": row.id, "version": c.version}
+
+
+def check_scan(session, settings, token: str, now: float | None = None, public_keys: dict | None = None) -> dict:
+    """The verdict on what a QR holds: a signed claim (with `public_keys`), or the older HMAC scan
+    token, valid only if signed, young enough, and of the current code version (a screenshot of
+    an older code scans as expired)."""
     now = time.time() if now is None else now
+    if public_keys is not None:
+        signed = check_signed(session, signing.token_from_text(token), public_keys, now)
+        if signed is not None:
+            return signed
     claim = tokens.read_scan_token(settings.secret_key, tokens.token_from_scan(token), settings.code_token_ttl, now)
     if claim.verdict == "invalid":
         return dict(INVALID)
@@ -73,9 +98,9 @@ def check_scan(session, settings, token: str, now: float | None = None) -> dict:
             "masked_name": mask_name(row.name), "person_id": claim.person_id, "version": claim.version}
 
 
-def record_scan(session, settings, staff, token: str, venue: str) -> dict:
+def record_scan(session, settings, staff, token: str, venue: str, public_keys: dict | None = None) -> dict:
     """A venue's check of a code, recorded as the seeds require (time, venue, masked name, colour)."""
-    result = check_scan(session, settings, token)
+    result = check_scan(session, settings, token, public_keys=public_keys)
     scan = Scan(venue=venue.strip(), staff_id=staff.id, person_id=result["person_id"], code_version=result["version"],
                 colour=result["colour"], verdict=result["verdict"], masked_name=result["masked_name"])
     session.add(scan)

@@ -10,10 +10,12 @@ bot.domain.code_views.check_scan().
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 
 from flask import Blueprint, Response, current_app, render_template
 
+from bot.domain.keys import keyring
 from bot.domain.code_views import check_scan, load_view, page_facts, person_for_link
 from bot.infra import tokens
 from bot.web import db
@@ -34,6 +36,19 @@ def _person_or_404(view_token: str):
     if person_id is None:
         return None, (render_template("codes/gone.html"), 404)
     return person_id, None
+
+
+@bp.get("/.well-known/healthcode-keys.json")
+def published_keys():
+    """The keys that verify signed codes (JWKS): what an offline checkpoint downloads."""
+    from bot.domain.keys import jwks, signer_row
+
+    s = db.session()
+    signer_row(s)  # the first signing key, if this is the first look
+    doc = jwks(s)
+    s.commit()
+    return Response(json.dumps(doc), mimetype="application/json",
+                    headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
 
 
 @bp.get("/codes/<view_token>")
@@ -73,7 +88,7 @@ def image(view_token: str):
 
 @bp.get("/v/<scan_token>")
 def scanned(scan_token: str):
-    result = check_scan(db.session(), _services().settings, scan_token)
+    result = check_scan(db.session(), _services().settings, scan_token, public_keys=keyring(_services().db)[1])
     status = 200 if result["verdict"] != "invalid" else 404
     checked = dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
     return render_template("codes/scan.html", r=result, checked=checked), status

@@ -121,3 +121,19 @@ class Scan(Base):
     colour: Mapped[str | None] = mapped_column(String(8))
     verdict: Mapped[str] = mapped_column(String(8))  # valid/expired/invalid
     masked_name: Mapped[str | None] = mapped_column(String(64))
+
+
+class SigningKey(Base):
+    """An Ed25519 key that signs the offline-verifiable QR claims (bot.infra.signing). The newest
+    key not retired signs; every key verifies until `verify_until` (its last code expired), and
+    is published at /.well-known/healthcode-keys.json until then. The private half is sealed
+    with the PII key."""
+
+    __tablename__ = "signing_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(16), unique=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # raw 32 bytes, base64url
+    private_key: Mapped[str] = mapped_column(Encrypted("signing_keys.private_key"))  # raw 32 bytes, base64url
+    created_at: Mapped[dt.datetime] = _now_col()
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # signs no more from then
+    verify_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # published and trusted until then

@@ -8,6 +8,7 @@ version, token minute and pass: a refresh of an unchanged code within the minute
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import logging
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.infra.images import qr
-from bot.infra import tokens
+from bot.infra import signing, tokens
 from bot.infra.texts import say
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,25 @@ class CodeView:
     name_masked: str
     pass_until: dt.datetime | None = None  # a limited pass running now (local time shown)
     tail: str = ""  # the document number's last 4: family members of one surname told apart
+    public_id: str = ""  # what a signed claim names (people.public_id)
 
 
-def cache_key(view: CodeView, period: int) -> str:
+def cache_key(view: CodeView, period: int, kid: str = "") -> str:
+    """Everything the image shows and its signature covers: a new key, name or colour is a new image."""
     until = int(view.pass_until.timestamp()) if view.pass_until else 0
-    return f"{CACHE_PREFIX}:{view.person_id}:{view.version}:{period}:{until}"
+    covered = hashlib.sha256(f"{view.public_id}|{view.colour}|{view.name_masked}|{view.tail}".encode()).hexdigest()[:12]
+    return f"{CACHE_PREFIX}:{view.person_id}:{view.version}:{period}:{until}:{kid}:{covered}"
 
 
-def scan_url(settings, view: CodeView, period: int) -> str:
+def scan_url(settings, view: CodeView, period: int, signer=None) -> str:
+    """What the QR holds: a claim signed with the current key (verifiable offline, bot.infra.signing),
+    valid CODE_TOKEN_TTL from the start of its minute; without a signer, the HMAC scan token."""
+    if signer is not None and view.public_id:
+        kid, private = signer
+        start = period * tokens.SCAN_PERIOD
+        claim = signing.Claim(view.public_id, view.colour, view.version, start, start + settings.code_token_ttl,
+                              view.name_masked)
+        return f"{settings.public_base_url}/v/{signing.encode(claim, private)}"
     token = tokens.scan_token(settings.secret_key, view.person_id, view.version, period)
     return f"{settings.public_base_url}/v/{token}"
 
@@ -126,28 +138,30 @@ class CodeImages:
 
     LOCAL = 1024  # images kept in process memory (about 2 KB each)
 
-    def __init__(self, settings, redis):
-        self.settings, self.redis = settings, redis
+    def __init__(self, settings, redis, signer=None):
+        """signer: () -> (kid, Ed25519 private key), the current signing key (bot.domain.keys)."""
+        self.settings, self.redis, self.signer = settings, redis, signer
         self.font_path = find_font(settings.font_path)
         self._local: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
     def png(self, view: CodeView, now: float) -> bytes:
         period = tokens.scan_period(now)
-        key = cache_key(view, period)
+        signer = self.signer() if self.signer is not None else None
+        key = cache_key(view, period, signer[0] if signer else "")
         with self._lock:
             hit = self._local.get(key)
             if hit is not None:
                 self._local.move_to_end(key)
                 return hit
-        png = self._shared(key, view, period)
+        png = self._shared(key, view, period, signer)
         with self._lock:
             self._local[key] = png
             while len(self._local) > self.LOCAL:
                 self._local.popitem(last=False)
         return png
 
-    def _shared(self, key: str, view: CodeView, period: int) -> bytes:
+    def _shared(self, key: str, view: CodeView, period: int, signer=None) -> bytes:
         try:
             cached = self.redis.get(key)
         except Exception as exc:  # the cache is an optimisation: render without it
@@ -155,15 +169,15 @@ class CodeImages:
             cached = None
         if cached is not None:
             return cached
-        png = self.render(view, period)
+        png = self.render(view, period, signer)
         try:
             self.redis.set(key, png, ex=tokens.SCAN_PERIOD + 30)
         except Exception:
             pass
         return png
 
-    def render(self, view: CodeView, period: int) -> bytes:
+    def render(self, view: CodeView, period: int, signer=None) -> bytes:
         from bot.infra.db import SHANGHAI
 
         at = dt.datetime.fromtimestamp(period * tokens.SCAN_PERIOD, SHANGHAI)
-        return render(view, scan_url(self.settings, view, period), at, self.font_path)
+        return render(view, scan_url(self.settings, view, period, signer), at, self.font_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from bot.domain.code_views import record_scan
+from bot.domain.keys import keyring
 from bot.web import db
 from bot.web.api.base import ApiSchema, services, staff, staff_route
 
@@ -16,7 +17,7 @@ class ScanIn(ApiSchema):
 
 
 class ScanOut(ApiSchema):
-    verdict = fields.String(metadata={"enum": ["valid", "expired", "invalid"]})
+    verdict = fields.String(metadata={"enum": ["valid", "expired", "outdated", "invalid"]})
     colour = fields.String(allow_none=True)
     masked_name = fields.String(allow_none=True)
     scanned_at = fields.String()
@@ -27,6 +28,7 @@ class ScanOut(ApiSchema):
 def scans(data):
     """Check a code at a venue and record the scan."""
     session = db.session()
-    out = record_scan(session, services().settings, staff(), data["token"], data["venue"])
+    out = record_scan(session, services().settings, staff(), data["token"], data["venue"],
+                      public_keys=keyring(services().db)[1])
     session.commit()
     return out
