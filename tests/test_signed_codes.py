@@ -151,3 +151,32 @@ def test_online_scans_say_outdated_after_the_colour_changed(pushed):
 
     r = web.post("/api/v1/scans", json={"token": text, "venue": "超市"}, headers=auth(staff_token(svc, "scanner")))
     assert r.status_code == 200 and r.json["verdict"] == "outdated" and r.json["colour"] is None
+
+
+def test_the_verify_page_works_offline(live, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, app, svc, stub = live
+    text, _ = _pushed_qr_text(app, stub, svc, user="o-offline")
+    browser.get(base + "/verify")
+    wait = WebDriverWait(browser, 15)
+    wait.until(lambda d: "核验密钥已更新" in d.find_element(By.ID, "keys-state").text)
+    browser.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+    try:
+        assert browser.execute_script("return fetch('/verify').then(() => 'online', () => 'offline')") == "offline"
+        box = browser.find_element(By.ID, "code")
+        box.send_keys(text)
+        browser.find_element(By.ID, "check").click()
+        wait.until(lambda d: d.find_element(By.ID, "result").get_attribute("data-verdict"))
+        result = browser.find_element(By.ID, "result")
+        assert result.get_attribute("data-verdict") == "valid" and result.text == "绿码"
+        assert "张*" in browser.find_element(By.ID, "detail").text
+        # one character changed: not valid
+        box.clear()
+        box.send_keys(text[:-6] + ("A" if text[-6] != "A" else "B") + text[-5:])
+        browser.find_element(By.ID, "check").click()
+        wait.until(lambda d: d.find_element(By.ID, "result").get_attribute("data-verdict") != "valid")
+        assert browser.find_element(By.ID, "result").get_attribute("data-verdict") in ("bad_signature", "invalid")
+    finally:
+        browser.delete_network_conditions()

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import time
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, current_app, g, make_response, render_template
 
 from bot.domain.keys import keyring
 from bot.domain.code_views import check_scan, load_view, page_facts, person_for_link
@@ -84,6 +84,18 @@ def image(view_token: str):
         return Response("code images are not available", 503, mimetype="text/plain")
     left = int(tokens.SCAN_PERIOD - now % tokens.SCAN_PERIOD) + 1
     return Response(png, mimetype="image/png", headers={"Cache-Control": f"private, max-age={left}"})
+
+
+@bp.get("/verify")
+def verify_page():
+    """A checkpoint's verifier that works offline once loaded: the keys are kept in the page's
+    storage, the signature is checked in the browser (WebCrypto Ed25519); the camera through
+    BarcodeDetector where the browser has it, else the pasted text of the QR."""
+    response = make_response(render_template("codes/verify.html"))
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'nonce-{g.csp_nonce}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+    return response
 
 
 @bp.get("/v/<scan_token>")
