@@ -74,6 +74,7 @@ class Settings:
     redis_ca_file: str | None = None  # rediss://: the CA that signed the server's certificate
     wechat_max_skew: int = 300  # seconds a signed webhook message's timestamp may be off (replays)
     console_session_hours: int = 8  # a console sign-in lasts this long
+    paper_code_days: int = 7  # a printed code's signed QR is valid this long (seed 003: 7日内)
 
     @property
     def production(self) -> bool:
@@ -251,6 +252,7 @@ class SettingsSchema(Schema):
     push_timeout = Decimal(0.1, 60, data_key="PUSH_TIMEOUT", load_default=5.0)
     wechat_max_skew = Whole(30, 3600, data_key="WECHAT_MAX_SKEW", load_default=300)
     console_session_hours = Whole(1, 24 * 30, data_key="CONSOLE_SESSION_HOURS", load_default=8)
+    paper_code_days = Whole(1, 7, data_key="PAPER_CODE_DAYS", load_default=7)
     wechat_allow_plain = Choice(("on", "off", "1", "0"), lower=True, data_key="WECHAT_ALLOW_PLAIN", load_default="off")
 
     def __init__(self, present: dict):
@@ -299,7 +301,7 @@ class SettingsSchema(Schema):
             staff_rate_limit=d["staff_rate_limit"], login_rate_limit=d["login_rate_limit"],
             chat_rate_per_min=d["chat_rate_per_min"], push_timeout=d["push_timeout"],
             redis_ca_file=d["redis_ca_file"], wechat_max_skew=d["wechat_max_skew"],
-            console_session_hours=d["console_session_hours"])
+            console_session_hours=d["console_session_hours"], paper_code_days=d["paper_code_days"])
 
 
 def _dev_secret(var_dir: Path, filename: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 MODULES = ("declare", "my_code", "family", "appeal", "appeal_status", "limited_pass", "arrival_report", "faq",
-           "reset_link", "revoke_family", "unbind_others")
+           "reset_link", "revoke_family", "unbind_others", "paper_code")
 
 
 def flows():

@@ -12,6 +12,7 @@ from bot.infra import ticks
 from bot.domain.codes import risk_table
 from bot.infra.db import SHANGHAI, utcnow
 from bot.domain.models import Code, CodeHistory, LimitedPass, Notice, ReevaluationRun
+from bot.domain import paper
 from bot.domain.notices import id_tails, masked_names, nudge_after_commit, recipients
 from workers import runtime
 from workers.effects import PermanentError, effect
@@ -71,6 +72,7 @@ def fan_out(ctx):
         CodeHistory.person_id.in_(pairs), CodeHistory.version.in_(set(pairs.values()))))}
     to = recipients(s, pairs)
     names, tails = masked_names(s, pairs), id_tails(s, pairs)
+    printed = paper.outstanding(s, pairs)  # their paper codes are outdated now: say to print again
     codes = {c.person_id: c for c in s.scalars(select(Code).where(Code.person_id.in_(pairs)))}
     may = ctx.services.policy.wording["may"]
     rows = []
@@ -81,6 +83,7 @@ def fan_out(ctx):
         code = codes.get(pid)
         payload = {"person_id": pid, "version": version, "old": h.old_colour, "new": h.new_colour,
                    "rule": h.rule, "reason": h.reason, "name_masked": names.get(pid, ""), "tail": tails.get(pid, ""),
+                   "paper": pid in printed,
                    "may": may[h.new_colour],
                    "next_step": code.next_step if code is not None and code.version == version else "",
                    "green_at": code.green_at.isoformat() if code is not None and code.version == version

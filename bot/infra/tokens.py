@@ -50,6 +50,22 @@ def read_view_token(secret: bytes, token: str) -> tuple[str, int] | None:
     return None
 
 
+def paper_token(secret: bytes, public_id: str, link_version: int, paper_id: int) -> str:
+    """The printable paper code's link: like a view token, and naming the paper code issued."""
+    return URLSafeTimedSerializer(secret, salt="paper-code").dumps([public_id, link_version, paper_id])
+
+
+def read_paper_token(secret: bytes, token: str, max_age: int) -> tuple[str, int, int] | None:
+    try:
+        claim = URLSafeTimedSerializer(secret, salt="paper-code").loads(token, max_age=max_age)
+    except BadSignature:
+        return None
+    if (isinstance(claim, list) and len(claim) == 3 and isinstance(claim[0], str)
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in claim[1:])):
+        return claim[0], claim[1], claim[2]
+    return None
+
+
 def code_link(settings, person) -> str:
     """The code page of `person` (anything with public_id and link_version: a Person, a row)."""
     return f"{settings.public_base_url}/codes/{view_token(settings.secret_key, person.public_id, person.link_version)}"

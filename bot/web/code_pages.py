@@ -86,6 +86,42 @@ def image(view_token: str):
     return Response(png, mimetype="image/png", headers={"Cache-Control": f"private, max-age={left}"})
 
 
+@bp.get("/paper/<token>.pdf")
+def paper_pdf(token: str):
+    """The printable paper code (A6 PDF): its QR signed with the current key, valid from when it
+    was issued for PAPER_CODE_DAYS; the link dies with a reset, an unbinding or a purge."""
+    from bot.domain import paper
+    from bot.infra import signing
+    from bot.infra.images.code_image import find_font
+    from bot.infra.images.paper import render_pdf
+    from bot.infra.masking import id_tail, mask_name
+    from bot.infra.texts import say
+
+    services = _services()
+    found = paper.by_link(db.session(), services.settings, token)
+    if found is None:
+        return Response("not found", 404, mimetype="text/plain")
+    person, issued = found
+    (_, private), _ = keyring(services.db)
+    name = mask_name(person.name)
+    claim = signing.Claim(person.public_id, issued.colour, issued.code_version, int(issued.issued_at.timestamp()),
+                          int(issued.valid_until.timestamp()), name)
+    try:
+        font = find_font(services.settings.font_path)
+    except FontMissing:
+        return Response("no CJK font on this server (FONT_PATH)", 503, mimetype="text/plain")
+    local = "%Y-%m-%d %H:%M"
+    pdf = render_pdf(title=services.policy.code_title, colour_word=say("image.word", colour=issued.colour),
+                     colour=issued.colour, name=say("image.name", name=name, tail=id_tail(person.id_number)),
+                     url=f"{services.settings.public_base_url}/v/{signing.encode(claim, private)}",
+                     valid_until=say("paper.valid_until", at=issued.valid_until.astimezone(SHANGHAI).strftime(local)),
+                     issued_at=say("paper.printed", at=issued.issued_at.astimezone(SHANGHAI).strftime(local)),
+                     note=say("paper.note"), font_path=font)
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": 'inline; filename="healthcode.pdf"', "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
 @bp.get("/verify")
 def verify_page():
     """A checkpoint's verifier that works offline once loaded: the keys are kept in the page's

@@ -137,3 +137,19 @@ class SigningKey(Base):
     created_at: Mapped[dt.datetime] = _now_col()
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # signs no more from then
     verify_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # published and trusted until then
+
+
+class PaperCode(Base):
+    """A printed code (纸质健康码) for someone without a phone, or kept by a family member: its
+    signed QR holds the colour and code version of the time it was issued and is valid until
+    `valid_until` (PAPER_CODE_DAYS); a colour change makes it scan as outdated online, and the
+    push says to print a new one."""
+
+    __tablename__ = "paper_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    colour: Mapped[str] = mapped_column(String(8))
+    code_version: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[dt.datetime] = _now_col()
+    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
