@@ -180,3 +180,17 @@ def test_the_verify_page_works_offline(live, browser):
         assert browser.find_element(By.ID, "result").get_attribute("data-verdict") in ("bad_signature", "invalid")
     finally:
         browser.delete_network_conditions()
+
+
+def test_private_keys_are_sealed_at_rest(services):
+    from sqlalchemy import text
+
+    from bot.domain.keys import keyring
+
+    (kid, private), public = keyring(services.db)
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    raw = base64.urlsafe_b64encode(private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())).decode()
+    with services.db.session() as s:
+        stored = s.execute(text("SELECT private_key FROM signing_keys")).scalar_one()
+    assert raw.rstrip("=") not in stored and kid in public
