@@ -29,13 +29,18 @@ def start(ctx: Ctx):
     return Act("appeal.subjects", None, then=got_subjects)
 
 
-def got_subjects(ctx: Ctx, result: dict):
+def pick_subject(ctx: Ctx, result: dict, chosen, not_registered: str):
+    """You and your bound family members (appeal.subjects): the one there is, or a question."""
     if not result.get("registered"):
-        return End.say("appeal.not_registered")
+        return End.say(not_registered)
     ctx.data["subjects"] = result["subjects"]
     if len(result["subjects"]) == 1:
         return chosen(ctx, 1)
     return "whose"
+
+
+def got_subjects(ctx: Ctx, result: dict):
+    return pick_subject(ctx, result, chosen, not_registered="appeal.not_registered")
 
 
 def chosen(ctx: Ctx, n: int):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow
 from bot.chat.conversation.answers import Choice
+from handlers import appeal
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,7 @@ def start(ctx: Ctx):
 
 
 def got_subjects(ctx: Ctx, result: dict):
-    if not result.get("registered"):
-        return End.say("paper.not_registered")
-    ctx.data["subjects"] = result["subjects"]
-    if len(result["subjects"]) == 1:
-        return chosen(ctx, 1)
-    return "whose"
+    return appeal.pick_subject(ctx, result, chosen, not_registered="paper.not_registered")
 
 
 def chosen(ctx: Ctx, n: int):

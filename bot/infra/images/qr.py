@@ -39,11 +39,10 @@ def _to_int(modules, column_major: bool = False) -> int:
     return int("".join("1" if m else "0" for line in grid for m in line), 2)
 
 
-@lru_cache(maxsize=64)
-def _mask_differences(version: int, error_correction: int) -> tuple[tuple[int, int], ...]:
-    """For each mask k: (row-major, column-major) XOR that turns the mask-0 symbol into mask k."""
+def _function_patterns(version: int, error_correction: int) -> qrcode.QRCode:
+    """A symbol with only its function patterns (and version information) set; None elsewhere."""
     n = version * 4 + 17
-    q = qrcode.QRCode(version=version, error_correction=error_correction)
+    q = qrcode.QRCode(version=version, error_correction=error_correction, border=0)
     q.modules_count = n
     q.modules = [[None] * n for _ in range(n)]
     q.setup_position_probe_pattern(0, 0)
@@ -53,6 +52,14 @@ def _mask_differences(version: int, error_correction: int) -> tuple[tuple[int, i
     q.setup_timing_pattern()
     if version >= 7:
         q.setup_type_number(False)
+    return q
+
+
+@lru_cache(maxsize=64)
+def _mask_differences(version: int, error_correction: int) -> tuple[tuple[int, int], ...]:
+    """For each mask k: (row-major, column-major) XOR that turns the mask-0 symbol into mask k."""
+    q = _function_patterns(version, error_correction)
+    n = q.modules_count
     blank = q.modules  # function patterns; None for data and format cells
 
     def symbol(mask: int):
@@ -235,17 +242,8 @@ def _layout(version: int, error_correction: int) -> tuple[int, int, int, tuple[i
     q.makeImpl(False, 0)
     n = q.modules_count
     base_rows, base_cols = _to_int(q.modules), _to_int(q.modules, column_major=True)
-    blank = qrcode.QRCode(version=version, error_correction=error_correction, border=0)
-    blank.modules_count = n
-    blank.modules = [[None] * n for _ in range(n)]
-    blank.setup_position_probe_pattern(0, 0)
-    blank.setup_position_probe_pattern(n - 7, 0)
-    blank.setup_position_probe_pattern(0, n - 7)
-    blank.setup_position_adjust_pattern()
-    blank.setup_timing_pattern()
-    blank.setup_type_info(False, 0)
-    if version >= 7:
-        blank.setup_type_number(False)
+    blank = _function_patterns(version, error_correction)
+    blank.setup_type_info(False, 0)  # the format cells are not data cells either
     order = []
     row, inc = n - 1, -1
     for col in range(n - 1, 0, -2):  # as qrcode's map_data walks the symbol
