@@ -68,6 +68,7 @@ class Settings:
     reply_deadline: float = 4.0  # seconds a webhook waits for the answer before it says "success"
     staff_rate_limit: str = "600 per minute"  # per staff token, on the API
     login_rate_limit: str = "10 per minute"   # per address, console sign-in attempts
+    lookup_rate_limit: str = "120 per hour"   # per staff member, 代查 look-ups (POST /api/v1/lookups)
     chat_rate_per_min: int = 30               # messages per chat user per minute
     notice_lease: int = 120  # seconds a delivery run holds its notices (renewed while it works)
     push_timeout: float = 5.0  # seconds for one platform API call
@@ -248,6 +249,7 @@ class SettingsSchema(Schema):
     notice_lease = Whole(2, 3600, data_key="NOTICE_LEASE", load_default=120)
     staff_rate_limit = RateLimit(data_key="STAFF_RATE_LIMIT", load_default="600 per minute")
     login_rate_limit = RateLimit(data_key="LOGIN_RATE_LIMIT", load_default="10 per minute")
+    lookup_rate_limit = RateLimit(data_key="LOOKUP_RATE_LIMIT", load_default="120 per hour")
     chat_rate_per_min = Whole(1, 100_000, data_key="CHAT_RATE_PER_MIN", load_default=30)
     push_timeout = Decimal(0.1, 60, data_key="PUSH_TIMEOUT", load_default=5.0)
     wechat_max_skew = Whole(30, 3600, data_key="WECHAT_MAX_SKEW", load_default=300)
@@ -299,6 +301,7 @@ class SettingsSchema(Schema):
             effect_modules=tuple(m.strip() for m in d["effect_modules"].split(",") if m.strip()),
             sms_sender=d["sms_sender"], reply_deadline=d["reply_deadline"], notice_lease=d["notice_lease"],
             staff_rate_limit=d["staff_rate_limit"], login_rate_limit=d["login_rate_limit"],
+            lookup_rate_limit=d["lookup_rate_limit"],
             chat_rate_per_min=d["chat_rate_per_min"], push_timeout=d["push_timeout"],
             redis_ca_file=d["redis_ca_file"], wechat_max_skew=d["wechat_max_skew"],
             console_session_hours=d["console_session_hours"], paper_code_days=d["paper_code_days"])

@@ -129,6 +129,7 @@ BAD_BODIES = [
         ("get", "/api/v1/people", "reviewer", None, {"id_number"}),
         ("post", "/api/v1/account-bindings", "community", {"code": "AB"}, {"code", "id_number"}),
         ("put", "/api/v1/people/{pid}/phone", "reviewer", {"phone": "12345"}, {"phone"}),
+        ("post", "/api/v1/lookups", "counter", {"id_type": "visa"}, {"id_type", "id_number", "venue"}),
 ]
 
 

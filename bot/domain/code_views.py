@@ -107,3 +107,28 @@ def record_scan(session, settings, staff, token: str, venue: str, public_keys: d
     session.flush()
     return {"verdict": result["verdict"], "colour": result["colour"], "masked_name": result["masked_name"],
             "scanned_at": scan.at.isoformat(), "scan_id": scan.id}
+
+
+def look_up_for(session, vault, staff, id_type: str, number: str, venue: str) -> dict:
+    """代查 (seed 003): staff at an entrance look up the code of someone without a phone, by ID
+    number. Only the colour and the masked name come back; the look-up is recorded like a scan
+    (venue, time) and audited. NotFound when nobody has the number or has no code yet."""
+    from bot.domain import audit
+    from bot.domain.errors import NotFound
+    from bot.domain.people import find_person
+    from bot.infra.masking import mask_id_number
+
+    person = find_person(session, vault, id_type, number)
+    code = session.get(Code, person.id) if person is not None else None
+    if code is None:
+        audit.by_staff(session, staff, "person.lookup_for", person.id if person else None, found=False,
+                       id_masked=mask_id_number(number))
+        raise NotFound("no code for this number")
+    scan = Scan(venue=venue.strip(), staff_id=staff.id, person_id=person.id, code_version=code.version,
+                colour=code.colour, verdict="lookup", masked_name=mask_name(person.name))
+    session.add(scan)
+    session.flush()
+    audit.by_staff(session, staff, "person.lookup_for", person.id, found=True, id_masked=mask_id_number(number),
+                   scan_id=scan.id)
+    return {"colour": code.colour, "masked_name": scan.masked_name, "looked_up_at": scan.at.isoformat(),
+            "scan_id": scan.id}

@@ -56,6 +56,8 @@ class Role(StrEnum):
     COMMUNITY = "community"
     LAB = "lab"
     SCANNER = "scanner"
+    COUNTER = "counter"    # a service counter (线下窗口): serves people in person
+    HOTLINE = "hotline"    # a 12345 operator: files appeals for callers
 
 
 class Relation(StrEnum):

@@ -67,6 +67,10 @@ def install(app, services) -> Limiter:
     # is the limiter's first check (exempting the blueprints costs more than having no limits)
     webhooks = {wechat.bp.name, alipay.bp.name}
     limiter.request_filter(lambda: request.blueprint in webhooks)
+    # 代查 by ID number: a limit of its own per staff member, on top of the API's (a scanner's
+    # token must not become a way to sweep the population)
+    app.view_functions["api.lookups"] = limiter.limit(settings.lookup_rate_limit, key_func=_token_key)(
+        app.view_functions["api.lookups"])
     login = app.view_functions["console.login"]  # registered already: wrap the registered view
     app.view_functions["console.login"] = _fail_closed(limiter, limiter.limit(settings.login_rate_limit,
                                                                               methods=["POST"])(login))

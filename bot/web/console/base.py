@@ -37,6 +37,8 @@ PAGES = {  # what each role sees in the navigation (and may open)
     "admin": ("stats", "appeals", "areas", "audit"),
     "lab": (),
     "scanner": (),
+    "counter": (),
+    "hotline": (),
 }
 
 
