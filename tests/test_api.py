@@ -130,6 +130,8 @@ BAD_BODIES = [
         ("post", "/api/v1/account-bindings", "community", {"code": "AB"}, {"code", "id_number"}),
         ("put", "/api/v1/people/{pid}/phone", "reviewer", {"phone": "12345"}, {"phone"}),
         ("post", "/api/v1/lookups", "counter", {"id_type": "visa"}, {"id_type", "id_number", "venue"}),
+        ("post", "/api/v1/arrival-reports/1/handover", "community", {"district": "12"},
+         {"district", "receiver_name", "receiver_contact"}),
 ]
 
 

@@ -33,7 +33,7 @@ SAMPLE = dict(
     green_at="2026-11-26T00:00:00+08:00", measure_start="2026-11-20", measure_end="2026-11-27", name="张三",
     id_number="110101199003077571", bind_phone="138****5678", channel="wechat_mp", how="sms", owner_masked="王*",
     member_masked="李*", ended=[{"owner_masked": "王*", "relation": "child"}],
-    bound_by=[{"owner_masked": "王*", "relation": "parent"}], corrected=True, tail="1234", pronoun="她",
+    bound_by=[{"owner_masked": "王*", "relation": "parent"}], corrected=True, tail="1234", pronoun="她", district="330110",
     closest=[{"number": 1, "q": "为什么我是黄码？"}, {"number": 2, "q": "黄码怎样转为绿码？"}])
 
 

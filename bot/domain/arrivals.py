@@ -8,7 +8,7 @@ from sqlalchemy import or_, select, update
 from bot.domain import audit
 from bot.domain.codes import reevaluate
 from bot.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from bot.domain.models import ORIGIN_CLASSES, ArrivalReport, Person, Staff, TravelFact
+from bot.domain.models import ORIGIN_CLASSES, ArrivalReport, Person, ReportHandOver, Staff, TravelFact
 from bot.domain.staff import in_scope, require_scope
 from bot.infra.db import utcnow
 from bot.infra.masking import mask_address, mask_name, mask_phone
@@ -59,7 +59,7 @@ def open_report(session, staff, r: ArrivalReport) -> dict:
     out = item(r, person.name, officer.name if officer else None, fact.origin_class if fact else None)
     out.update(origin_address=r.origin_address, destination_address=r.destination_address,
                phone_masked=mask_phone(person.phone), person_id=person.id, note=r.note,
-               mine=r.claimed_by_id == staff.id)
+               mine=r.claimed_by_id == staff.id, timeline=timeline(session, r))
     audit.by_staff(session, staff, "arrival_report.read", person.id, report_id=r.id)
     return out
 
@@ -87,3 +87,40 @@ def verify_report(session, policy, staff, r: ArrivalReport, note: str, origin_cl
         session.flush()
         reevaluate(session, policy, r.person_id, cause="staff")
     audit.by_staff(session, staff, "arrival_report.verified", r.person_id, report_id=r.id, origin_class=origin_class)
+
+
+def hand_over(session, staff, r: ArrivalReport, to_district: str, receiver_name: str, receiver_contact: str,
+              note: str = "") -> ReportHandOver:
+    """首问负责制: the officer who owns a report hands it to another district, naming who receives
+    it and how to reach them. The report waits there for its first opener; the giver no longer
+    owns it (nor sees it, outside their districts). Audited with the districts, never the words."""
+    if r.status == ReportStatus.VERIFIED:
+        raise Conflict("already verified")
+    if r.claimed_by_id != staff.id:
+        raise Forbidden("only the officer who owns this report can hand it over")
+    if to_district == r.district:
+        raise Invalid("invalid fields", errors={"district": ["is the report's district already"]})
+    moved = ReportHandOver(report_id=r.id, from_staff_id=staff.id, from_district=r.district, to_district=to_district,
+                           receiver_name=receiver_name, receiver_contact=receiver_contact, note=note or None)
+    session.add(moved)
+    r.district, r.status, r.claimed_by_id, r.claimed_at = to_district, ReportStatus.PENDING, None, None
+    session.flush()
+    audit.by_staff(session, staff, "arrival_report.handed_over", r.person_id, report_id=r.id,
+                   from_district=moved.from_district, to_district=to_district)
+    return moved
+
+
+def timeline(session, r: ArrivalReport) -> list[dict]:
+    """What happened to a report: filed, each hand-over (who gave it, to whom, how to reach
+    them), verified."""
+    events = [{"at": r.created_at.isoformat(), "kind": "filed", "district": r.district}]
+    for h, giver in session.execute(select(ReportHandOver, Staff.name).outerjoin(Staff, Staff.id == ReportHandOver.from_staff_id)
+                                    .where(ReportHandOver.report_id == r.id).order_by(ReportHandOver.id)):
+        events.append({"at": h.at.isoformat(), "kind": "handed_over", "by": giver, "from_district": h.from_district,
+                       "to_district": h.to_district, "receiver_name": h.receiver_name,
+                       "receiver_contact": h.receiver_contact, "note": h.note})
+    if r.verified_at is not None:
+        events.append({"at": r.verified_at.isoformat(), "kind": "verified"})
+    events[0]["district"] = events[1]["from_district"] if len(events) > 1 and events[1]["kind"] == "handed_over" \
+        else r.district
+    return events

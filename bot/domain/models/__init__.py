@@ -18,7 +18,7 @@ MEASURE_KINDS = tuple(vocab.MeasureKind)
 ORIGIN_CLASSES = tuple(vocab.OriginClass)
 ROLES = tuple(vocab.Role)
 
-from bot.domain.models.cases import Alert, Appeal, AppealEvidence, ArrivalReport  # noqa: E402
+from bot.domain.models.cases import Alert, Appeal, AppealEvidence, ArrivalReport, ReportHandOver  # noqa: E402
 from bot.domain.models.codes import (Code, CodeHistory, DailyColourCount, LimitedPass, Notice,  # noqa: E402
                                      PaperCode, ReevaluationRun, Scan, SigningKey)
 from bot.domain.models.facts import (CaseStatus, Declaration, Designation, Measure, PersonFlag,  # noqa: E402
@@ -33,6 +33,6 @@ for _table in Base.metadata.tables.values():
 
 __all__ = ["Alert", "Appeal", "AppealEvidence", "ArrivalReport", "AuditLog", "Base", "CaseStatus", "ChannelIdentity",
            "Code", "CodeHistory", "DailyColourCount", "Declaration", "Designation", "EffectLedger", "FamilyBinding",
-           "LimitedPass", "Measure", "Notice", "Outbox", "PaperCode", "Person", "PersonFlag", "ReevaluationRun", "RiskArea", "Scan",
+           "LimitedPass", "Measure", "Notice", "Outbox", "PaperCode", "Person", "PersonFlag", "ReevaluationRun", "ReportHandOver", "RiskArea", "Scan",
            "SigningKey", "Staff", "TestResult", "TravelFact", "COLOURS", "ID_TYPES", "CHANNELS", "CASE_STATUSES", "MEASURE_KINDS",
            "ORIGIN_CLASSES", "ROLES"]

@@ -87,3 +87,19 @@ class Alert(Base):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = _now_col()
+
+
+class ReportHandOver(Base):
+    """首问负责制 (seed 002): the officer who owns an arrival report hands it to another district,
+    recording who receives it and how to reach them; the report's timeline lists each one."""
+
+    __tablename__ = "report_hand_overs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("arrival_reports.id", ondelete="CASCADE"), index=True)
+    from_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    from_district: Mapped[str | None] = mapped_column(String(12))
+    to_district: Mapped[str] = mapped_column(String(12))
+    receiver_name: Mapped[str] = mapped_column(Encrypted("report_hand_overs.receiver_name"))
+    receiver_contact: Mapped[str] = mapped_column(Encrypted("report_hand_overs.receiver_contact"))
+    note: Mapped[str | None] = mapped_column(Encrypted("report_hand_overs.note", 2048))
+    at: Mapped[dt.datetime] = _now_col()

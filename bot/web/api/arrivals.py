@@ -46,3 +46,23 @@ def verify(report_id, data):
     arrivals.verify_report(session, services().policy, staff(), r, data["note"], data.get("origin_class"))
     session.commit()
     return {"id": r.id, "status": "verified"}
+
+
+class HandOverIn(ApiSchema):
+    district = fields.String(required=True, validate=validate.Regexp(r"^\d{6,12}$"),
+                             metadata={"description": "the receiving district's division code"})
+    receiver_name = fields.String(required=True, validate=validate.Length(min=2, max=30))
+    receiver_contact = fields.String(required=True, validate=validate.Regexp(r"^[\d\-+ ]{5,20}$"),
+                                     metadata={"description": "the receiving officer's phone"})
+    note = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+@staff_route("/arrival-reports/<int:report_id>/handover", roles=("community",), methods=("POST",), body=HandOverIn)
+def handover(report_id, data):
+    """首问负责制: hand the report you own to another district, with the receiving officer's name and phone."""
+    session = db.session()
+    r = arrivals.report_by_id(session, staff(), report_id)
+    arrivals.hand_over(session, staff(), r, data["district"], data["receiver_name"], data["receiver_contact"],
+                       data["note"])
+    session.commit()
+    return {"id": r.id, "status": r.status, "district": r.district}

@@ -53,6 +53,31 @@ def arrival(report_id):
     return render_template("console/arrival.html", r=info)
 
 
+@bp.post("/arrivals/<int:report_id>/handover")
+@page("arrivals")
+def arrival_handover(report_id):
+    """首问负责制: hand the report to another district, with the receiving officer's name and phone."""
+    s = db.session()
+    try:
+        r = arrival_rules.report_by_id(s, g.staff, report_id)
+    except DomainError:
+        abort(404)
+    form = {k: CONTROL.sub("", (request.form.get(k) or "").strip()) for k in ("district", "name", "contact", "note")}
+    if not (form["district"].isdigit() and 6 <= len(form["district"]) <= 12 and 2 <= len(form["name"]) <= 30
+            and 5 <= len(form["contact"]) <= 20):
+        flash(say("console.handover_fields"), "error")
+        return redirect(url_for("console.arrival", report_id=report_id))
+    try:
+        arrival_rules.hand_over(s, g.staff, r, form["district"], form["name"], form["contact"], form["note"][:200])
+        s.commit()
+        flash(say("console.handed_over_report", district=form["district"]))
+        return redirect(url_for("console.arrivals"))
+    except DomainError as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("console.arrival", report_id=report_id))
+
+
 @bp.route("/alerts", methods=("GET", "POST"))
 @page("alerts")
 def alerts():
