@@ -131,8 +131,6 @@ def _id_ref(ctx: Ctx) -> IdRef:
 
 
 def got_bind_how(ctx: Ctx, n: int):
-    if "id_number" not in ctx.data:  # already bound ("返回" from the next question)
-        return "overseas"
     if n == 1:
         return Act("identity.send_code", _id_ref(ctx),
                    then=lambda c, r: "bind_code" if r.get("sent") else End.say("declare.sms_limited"))
@@ -143,8 +141,6 @@ def got_bind_how(ctx: Ctx, n: int):
 
 def got_bind_code(ctx: Ctx, code: str):
     d = ctx.data
-    if "id_number" not in d:  # already bound ("返回" from the next question)
-        return "overseas"
     return Act("identity.bind", BindCheck(d["id_type"], d["id_number"], code), then=bind_checked)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.chat.conversation.answers import Answer
 from bot.chat.conversation.flow import Ask, Ctx, End, Flow, Invalid
-from bot.chat.conversation.text import fold
+from bot.chat.conversation.text import fold, pairs
 
 THRESHOLD = 3.0    # a 2-character keyword and two shared pairs, or a 3-character keyword
 CLOSEST = 3
@@ -18,13 +18,8 @@ QUESTION_WORDS = ("怎么", "怎样", "如何", "哪", "多少", "多久", "为�
                   "可不可以", "要不要", "是不是", "什么时候", "什么地方")
 
 
-def _pairs(t: str) -> set[str]:
-    t = "".join(c for c in t if c.isalnum())
-    return {t[i:i + 2] for i in range(len(t) - 1)}
-
-
-def score(entry: dict, t: str, pairs: set[str]) -> float:
-    return sum(len(k) for k in entry["keywords"] if k in t) + 0.5 * len(pairs & entry["pairs"])
+def score(entry: dict, t: str, text_pairs: frozenset[str]) -> float:
+    return sum(len(k) for k in entry["keywords"] if k in t) + 0.5 * len(text_pairs & entry["pairs"])
 
 
 def asked_kinds(t: str, intents: dict) -> set[str]:
@@ -34,14 +29,14 @@ def asked_kinds(t: str, intents: dict) -> set[str]:
 def find(entries, text: str, intents: dict | None = None) -> dict | None:
     """The entry that answers the text, if one does well enough."""
     t = fold(text)
-    pairs, kinds = _pairs(t), asked_kinds(t, intents or {})
+    shared, kinds = pairs(t), asked_kinds(t, intents or {})
     best, top = None, 0.0
     for entry in entries:
         if kinds - set(entry.get("asks", ())):
             continue  # it asks where / how much / ..., which this entry does not say
         if not any(k in t for k in entry["keywords"]):
             continue
-        s = score(entry, t, pairs)
+        s = score(entry, t, shared)
         if s > top:
             best, top = entry, s
     return best if top >= THRESHOLD else None
@@ -50,8 +45,8 @@ def find(entries, text: str, intents: dict | None = None) -> dict | None:
 def closest(entries, text: str, n: int = CLOSEST) -> list[dict]:
     """The n questions nearest to the text (to offer when none answers it)."""
     t = fold(text)
-    pairs = _pairs(t)
-    ranked = sorted(enumerate(entries), key=lambda ie: (-score(ie[1], t, pairs), ie[0]))
+    shared = pairs(t)
+    ranked = sorted(enumerate(entries), key=lambda ie: (-score(ie[1], t, shared), ie[0]))
     return [{"number": e["number"], "q": e["q"]} for _, e in ranked[:n]]
 
 

@@ -10,14 +10,8 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from bot.chat.conversation.text import fold
+from bot.chat.conversation.text import fold, pairs
 from bot.infra.config import ROOT
-
-
-def pairs(text: str) -> frozenset[str]:
-    """The overlapping two-character pieces of a text's letters and digits (punctuation gone)."""
-    t = "".join(c for c in fold(text) if c.isalnum())
-    return frozenset(t[i:i + 2] for i in range(len(t) - 1))
 
 
 @lru_cache(maxsize=1)

@@ -72,14 +72,14 @@ def _text_of(arg: str) -> str:
 @click.option("--keys", "keys_source", default=None, help="JWKS file or URL (default: PUBLIC_BASE_URL/.well-known/healthcode-keys.json)")
 def verify_command(code, keys_source):
     from bot.domain.keys import public_keys_of
-    from bot.infra import signing
+    from bot.infra import signing, tokens
 
     source = keys_source or f"{current_app.extensions['services'].settings.public_base_url}/.well-known/healthcode-keys.json"
     try:
         keys = public_keys_of(_read_keys(source))
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot read the keys from {source}: {exc}")
-    result = signing.verify(signing.token_from_text(_text_of(code)), keys, time.time())
+    result = signing.verify(tokens.token_from_scan(_text_of(code)), keys, time.time())
     click.echo(f"{result.verdict} ({VERDICTS[result.verdict]})")
     if result.claim is not None:
         c = result.claim

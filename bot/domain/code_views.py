@@ -83,7 +83,7 @@ def check_scan(session, settings, token: str, now: float | None = None, public_k
     an older code scans as expired)."""
     now = time.time() if now is None else now
     if public_keys is not None:
-        signed = check_signed(session, signing.token_from_text(token), public_keys, now)
+        signed = check_signed(session, tokens.token_from_scan(token), public_keys, now)
         if signed is not None:
             return signed
     claim = tokens.read_scan_token(settings.secret_key, tokens.token_from_scan(token), settings.code_token_ttl, now)

@@ -122,11 +122,3 @@ def verify(text: str, keys: dict[str, Ed25519PublicKey], now: float) -> Verdict:
     if now > claim.valid_until:
         return Verdict("expired", claim)
     return Verdict("valid", claim)
-
-
-def token_from_text(text: str) -> str:
-    """A scanner may send the claim or the whole URL the QR holds."""
-    text = (text or "").strip()
-    if "/v/" in text.lower():
-        text = text[text.lower().rindex("/v/") + 3:]
-    return text.split("?", 1)[0].split("#", 1)[0].rstrip("/")

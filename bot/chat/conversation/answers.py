@@ -126,35 +126,45 @@ class SmsCode(Answer):
         return code
 
 
-NUMERALS = {c: i for i, c in enumerate("零一二三四五六七八九十")} | {"两": 2}
-DAYS_AGO = re.compile(r"(?P<n>\d{1,3}|[一二两三四五六七八九十]{1,2})天(?P<dir>前|以前|之前|后|以后|之后)")
-WEEKDAY = re.compile(r"(?P<week>上上?个?|这个?|本|下下?个?)?(?:周|星期|礼拜)(?P<d>[一二三四五六日天1-7])")
-WEEKDAYS = {c: i for i, c in enumerate("一二三四五六日")} | {"天": 6} | {str(i): i - 1 for i in range(1, 8)}
+@lru_cache(maxsize=1)
+def _relative() -> tuple[dict, re.Pattern, re.Pattern]:
+    """config/chat.json's relative_dates, as the patterns for 3天前 and 上周五."""
+    w = words()["relative_dates"]
+
+    def either(options) -> str:
+        return "|".join(map(re.escape, sorted(options, key=len, reverse=True)))
+
+    numerals = "".join(w["numerals"])
+    days_ago = re.compile(rf"(?P<n>\d{{1,3}}|[{numerals}]{{1,2}})(?:{either(w['days'])})"
+                          rf"(?P<dir>{either(w['ago'] + w['after'])})")
+    weekday = re.compile(rf"(?P<week>{either(w['weeks'])})?(?:{either(w['week_words'])})(?P<d>{either(w['weekdays'])})")
+    return w, days_ago, weekday
 
 
-def _count(text: str) -> int:
+def _count(text: str, numerals: dict) -> int:
+    """A count of days in digits or characters: 3, 三, 十, 十二, 二十."""
     if text.isdigit():
         return int(text)
-    if len(text) == 2:  # 十一..十九 is not a day count anyone types here; 二十 is not either
-        return 10 + NUMERALS[text[1]] if text[0] == "十" else NUMERALS[text[0]] * 10
-    return NUMERALS[text]
+    if len(text) == 2:  # 十二 = 10 + 2, 二十 = 2 * 10
+        return 10 + numerals[text[1]] if numerals[text[0]] == 10 else numerals[text[0]] * 10
+    return numerals[text]
 
 
 def relative_day(text: str, today: dt.date, future: bool = False) -> dt.date | None:
     """3天前, 三天后, 上周五, 周一, 下星期二: the day meant, or None. A bare weekday is the last
     such day (today included), or with `future` the next one."""
-    m = DAYS_AGO.fullmatch(text)
+    w, days_ago, weekday_of = _relative()
+    m = days_ago.fullmatch(text)
     if m:
-        n = _count(m.group("n"))
-        return today + dt.timedelta(days=n if m.group("dir").endswith("后") else -n)
-    m = WEEKDAY.fullmatch(text)
+        n = _count(m.group("n"), w["numerals"])
+        return today + dt.timedelta(days=n if m.group("dir") in w["after"] else -n)
+    m = weekday_of.fullmatch(text)
     if m is None:
         return None
-    weekday, week = WEEKDAYS[m.group("d")], m.group("week")
+    weekday, week = w["weekdays"][m.group("d")], m.group("week")
     monday = today - dt.timedelta(days=today.weekday())
     if week:
-        weeks = {"上": -1, "上上": -2, "这": 0, "本": 0, "下": 1, "下下": 2}[week.rstrip("个")]
-        return monday + dt.timedelta(weeks=weeks, days=weekday)
+        return monday + dt.timedelta(weeks=w["weeks"][week], days=weekday)
     back = (today.weekday() - weekday) % 7
     if future:
         return today + dt.timedelta(days=(weekday - today.weekday()) % 7 or 7)

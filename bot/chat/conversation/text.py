@@ -35,3 +35,10 @@ def has_emoji(text: str) -> bool:
         if any(lo <= cp <= hi for lo, hi in _EMOJI_RANGES):
             return True
     return False
+
+
+def pairs(text: str) -> frozenset[str]:
+    """The overlapping two-character pieces of a text's letters and digits, folded (the FAQ's
+    measure of how close a question is to an entry's)."""
+    t = "".join(c for c in fold(text) if c.isalnum())
+    return frozenset(t[i:i + 2] for i in range(len(t) - 1))

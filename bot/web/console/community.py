@@ -28,14 +28,19 @@ def arrivals():
                            status=status)
 
 
+def _report(s, report_id: int):
+    """The report, if it is in this officer's districts (404 otherwise, as for a missing one)."""
+    try:
+        return arrival_rules.report_by_id(s, g.staff, report_id)
+    except DomainError:
+        abort(404)
+
+
 @bp.route("/arrivals/<int:report_id>", methods=("GET", "POST"))
 @page("arrivals")
 def arrival(report_id):
     s = db.session()
-    try:
-        r = arrival_rules.report_by_id(s, g.staff, report_id)
-    except DomainError:
-        abort(404)
+    r = _report(s, report_id)
     if request.method == "POST":
         try:
             cls = request.form.get("origin_class") or None
@@ -58,10 +63,7 @@ def arrival(report_id):
 def arrival_handover(report_id):
     """首问负责制: hand the report to another district, with the receiving officer's name and phone."""
     s = db.session()
-    try:
-        r = arrival_rules.report_by_id(s, g.staff, report_id)
-    except DomainError:
-        abort(404)
+    r = _report(s, report_id)
     form = {k: CONTROL.sub("", (request.form.get(k) or "").strip()) for k in ("district", "name", "contact", "note")}
     if not (form["district"].isdigit() and 6 <= len(form["district"]) <= 12 and 2 <= len(form["name"]) <= 30
             and 5 <= len(form["contact"]) <= 20):
