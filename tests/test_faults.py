@@ -67,10 +67,12 @@ def test_no_log_line_holds_a_token(env, capsys):
         client.get("/api/v1/appeals", headers={"Authorization": "Bearer hcs_made-up-token-value"})
         logging.getLogger("bot.test").warning("a link %s/codes/%s and hcs_made-up-token-value",
                                               svc.settings.public_base_url, view)
+        paper = tokens.paper_token(svc.settings.secret_key, "public-id", 1, 1)  # a printable code's link
+        logging.getLogger("bot.test").warning("printed %s/paper/%s.pdf", svc.settings.public_base_url, paper)
         out = capsys.readouterr()
         logged = out.err + out.out
         assert "/codes/[redacted]" in logged and " 500" in logged  # the lines are there, redacted
-        for secret in (view, scan, "hcs_made-up-token-value"):
+        for secret in (view, scan, "hcs_made-up-token-value", paper):
             assert secret not in logged
     finally:
         logging.getLogger().setLevel("WARNING")

@@ -14,7 +14,7 @@ from bot.infra.masking import mask_text
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 # a path's token segment (the code page, a scan), a staff token, a credential in a query string
-_TOKENS = re.compile(r"(?P<path>/(?:codes|v)/)[^/?#\s\"']+"
+_TOKENS = re.compile(r"(?P<path>/(?:codes|v|paper)/)[^/?#\s\"']+"
                      r"|(?P<staff>hcs_)[A-Za-z0-9_\-]+"
                      r"|(?P<query>[?&](?:token|code|signature|msg_signature|echostr|sign|next)=)[^&#\s\"']+"
                      r"|(?P<bearer>Bearer )[^\s\"',]+", re.IGNORECASE)
