@@ -12,11 +12,14 @@ import requests
 from sqlalchemy import select, update
 from wechatpy.exceptions import WeChatClientException
 
+from bot.chat.sms import send_text
 from bot.domain.appeals import failed_evidence, keep_evidence
-from bot.domain.models import AppealEvidence
+from bot.domain.models import Appeal, AppealEvidence
 from bot.domain.vocab import EvidenceStatus
 from bot.infra.platforms import wechat_api
+from bot.infra.db import utcnow
 from bot.infra.retry import OUTBOX as RETRY
+from bot.infra.texts import say
 from workers.effects import effect
 
 
@@ -84,3 +87,17 @@ def _download(api, media_id: str | None) -> bytes:
     if ctype.startswith("application/json") or ctype.startswith("text/"):
         raise Refused(f"platform: {resp.text[:200]}")  # an error body the SDK did not raise for
     return resp.content
+
+
+@effect("appeal.sms")
+def text_decision(ctx):
+    """A 12345 caller hears the decision by SMS at the callback number they gave (sealed with
+    the appeal). Sent once: the ledger keeps the send, so a re-run after a crash does not
+    text again."""
+    appeal = ctx.session.get(Appeal, ctx.payload["appeal_id"])
+    if appeal is None or appeal.callback_sent_at is not None or not appeal.callback_phone:
+        return  # purged, sent already, or no number to send to
+    text = say("sms.appeal_decided", number=appeal.number, outcome=appeal.outcome, colour=appeal.decided_colour,
+               reply=appeal.reply)
+    ctx.once(f"appeal.sms:{appeal.id}", lambda: send_text(ctx.services, appeal.callback_phone, text) or {"sent": 1})
+    appeal.callback_sent_at = utcnow()

@@ -50,11 +50,11 @@ class Late(Exception):
 
 
 class ChatService:
-    def __init__(self, services):
+    def __init__(self, services, flows=None):
         self.services = services
         settings = services.settings
-        self.engine = Engine(handlers.flows(), words(), options=self.options, timeout=settings.conversation_timeout,
-                             say=say)
+        self.engine = Engine(flows or handlers.flows(), words(), options=self.options,
+                             timeout=settings.conversation_timeout, say=say)
         self.deadline = settings.reply_deadline
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()

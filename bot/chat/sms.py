@@ -49,16 +49,24 @@ def send_code(services, conversation: str, phone: str) -> bool:
           ex=CODE_TTL)
     from bot.infra.texts import say
 
-    text = say("sms.code", code=code, minutes=CODE_TTL // 60)
+    send_text(services, phone, say("sms.code", code=code, minutes=CODE_TTL // 60))
+    return True
+
+
+def send_text(services, phone: str, text: str) -> None:
+    """Through SMS_SENDER (raises when the gateway does). With `log`, outside production the
+    message also goes to the development inbox (the development chat page shows it); in
+    production `log` writes only the masked phone, never the phone to Redis."""
     send = sender(services.settings)
-    if send is None:
-        log.info("development SMS to %s: %s", mask_phone(phone), text)
+    if send is not None:
+        send(phone, text)
+        return
+    log.info("development SMS to %s: %s", mask_phone(phone), text)
+    if services.settings.env != "production":
+        r = services.redis.client()
         r.lpush(DEV_INBOX, json.dumps({"phone": phone, "text": text, "at": time.time()}, ensure_ascii=False))
         r.ltrim(DEV_INBOX, 0, 49)
         r.expire(DEV_INBOX, 86400)
-    else:
-        send(phone, text)
-    return True
 
 
 def check_code(services, conversation: str, phone: str, code: str) -> bool:

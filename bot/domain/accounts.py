@@ -30,6 +30,13 @@ def tell_accounts(session, person_id: int, kind: str, payload: dict, *, except_i
     return told
 
 
+def listing(session, person_id: int) -> list[dict]:
+    """The person's chat accounts as staff may see them: channel, following, last message."""
+    rows = session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person_id)
+                           .order_by(ChannelIdentity.id))
+    return [{"channel": r.channel, "subscribed": r.subscribed, "last_inbound_at": r.last_inbound_at} for r in rows]
+
+
 def bind_account(session, person: Person, *, channel: str, app_id: str, external_id: str, how: str,
                  staff=None) -> ChannelIdentity:
     """This chat account acts as `person` from now on (proof already checked: `how` is sms or
@@ -61,8 +68,9 @@ def bindings_over(session, member_id: int) -> list[tuple[FamilyBinding, Person]]
                            .order_by(FamilyBinding.id)).all()
 
 
-def end_bindings_over(session, member: Person, kind: str, actor_kind: str) -> list[dict]:
-    """End every active binding over `member` and tell each binder's accounts (kind: why)."""
+def end_bindings_over(session, member: Person, kind: str, actor_kind: str, actor_id: int | None = None) -> list[dict]:
+    """End every active binding over `member` and tell each binder's accounts (kind: why). The
+    actor is the member unless given (a counter clerk)."""
     ended = []
     now = utcnow()
     for binding, owner in bindings_over(session, member.id):
@@ -70,7 +78,8 @@ def end_bindings_over(session, member: Person, kind: str, actor_kind: str) -> li
         tell_accounts(session, owner.id, kind, {"member_masked": mask_name(member.name),
                                                  "relation": binding.relationship_kind})
         audit.record(session, "family.revoked" if kind == NoticeKind.FAMILY_REVOKED else "family.dropped",
-                     actor_kind=actor_kind, actor_id=member.id, subject_person_id=member.id, binding_id=binding.id,
+                     actor_kind=actor_kind, actor_id=actor_id or member.id, subject_person_id=member.id,
+                     binding_id=binding.id,
                      owner_id=owner.id)
         ended.append({"owner_masked": mask_name(owner.name), "relation": binding.relationship_kind})
     if ended:  # the links the binders were given for this person end too

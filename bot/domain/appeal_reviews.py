@@ -10,8 +10,8 @@ from bot.domain.codes import code_dict, history
 from bot.domain.errors import NotFound
 from bot.domain.models import Appeal, AppealEvidence, Code, FamilyBinding, Person, Staff
 from bot.infra.db import utcnow
-from bot.infra.masking import mask_name
-from bot.domain.vocab import AppealStatus
+from bot.infra.masking import mask_name, mask_phone
+from bot.domain.vocab import AppealStatus, Source
 
 
 def appeal_by_number(session, number: str) -> Appeal:
@@ -26,7 +26,7 @@ def item(appeal: Appeal, name: str, reviewer: str | None, now) -> dict:
             "reason": reason_word(appeal.reason_code), "status": appeal.status,
             "deadline": appeal.deadline.isoformat(), "overdue": overdue(appeal, now),
             "claimed_by": reviewer, "colour_at_filing": appeal.colour_at_filing, "outcome": appeal.outcome,
-            "created_at": appeal.created_at.isoformat()}
+            "created_at": appeal.created_at.isoformat(), "source": appeal.source}
 
 
 def queue(session, status: str, limit: int = 100) -> list[dict]:
@@ -54,6 +54,15 @@ def _filer(session, appeal: Appeal) -> dict | None:
     return {"name_masked": mask_name(filer.name) if filer else "", "relation": kind, "person_id": appeal.filed_by_id}
 
 
+def _hotline(session, appeal: Appeal) -> dict | None:
+    """A 12345 appeal: the operator who filed it and where the decision SMS goes (masked)."""
+    if appeal.source != Source.HOTLINE:
+        return None
+    operator = session.get(Staff, appeal.filed_by_staff_id) if appeal.filed_by_staff_id else None
+    return {"operator": operator.name if operator else None, "callback_masked": mask_phone(appeal.callback_phone),
+            "sms_sent_at": appeal.callback_sent_at.isoformat() if appeal.callback_sent_at else None}
+
+
 def detail(session, staff, appeal: Appeal) -> dict:
     """The whole appeal for its reviewer: audited (it holds personal data)."""
     person = session.get(Person, appeal.person_id)
@@ -66,7 +75,7 @@ def detail(session, staff, appeal: Appeal) -> dict:
                           "fetch_error": e.fetch_error}
                          for e in session.scalars(select(AppealEvidence).where(AppealEvidence.appeal_id == appeal.id)
                                                   .order_by(AppealEvidence.id))],
-               proxy=appeal.filed_by_id not in (None, appeal.person_id),
+               proxy=appeal.filed_by_id not in (None, appeal.person_id), hotline=_hotline(session, appeal),
                filed_by=_filer(session, appeal),
                facts=fact_records.listing(session, person.id),
                voided_facts=fact_records.listing(session, person.id, voided=True))

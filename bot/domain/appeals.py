@@ -20,9 +20,10 @@ from bot.domain.alerts import resolve_by_void
 from bot.domain.codes import reevaluate
 from bot.domain.fact_records import FactError
 from bot.domain.fact_records import void as void_facts
+from bot.infra import outbox
 from bot.infra.db import SHANGHAI, utcnow
 from bot.domain.models import Appeal, AppealEvidence, Code, Designation, Notice
-from bot.domain.vocab import AppealStatus, EvidenceStatus
+from bot.domain.vocab import AppealStatus, EvidenceStatus, Source
 from bot.infra.images.kinds import NotAnImage, image_type
 
 DEADLINE = dt.timedelta(hours=24)
@@ -56,8 +57,10 @@ def next_number(session, now: dt.datetime) -> str:
 
 
 def file_appeal(session, vault, *, person_id: int, filed_by_id: int, reason_code: int, description: str,
-                images: list[tuple[str | None, bytes, str]] = (), now: dt.datetime | None = None) -> Appeal:
-    """images: (platform media id, bytes, content type), already fetched from the platform."""
+                images: list[tuple[str | None, bytes, str]] = (), now: dt.datetime | None = None,
+                staff=None, callback_phone: str | None = None) -> Appeal:
+    """images: (platform media id, bytes, content type), already fetched from the platform.
+    `staff`: a 12345 operator filing it for the caller, who hears the decision at `callback_phone`."""
     now = now or utcnow()
     existing = open_appeal(session, person_id)
     if existing is not None:
@@ -65,15 +68,20 @@ def file_appeal(session, vault, *, person_id: int, filed_by_id: int, reason_code
     code = session.get(Code, person_id)
     appeal = Appeal(number=next_number(session, now), person_id=person_id, filed_by_id=filed_by_id,
                     reason_code=reason_code, description=description, colour_at_filing=code.colour if code else None,
-                    status=AppealStatus.OPEN, deadline=now + DEADLINE, created_at=now)
+                    status=AppealStatus.OPEN, deadline=now + DEADLINE, created_at=now,
+                    source=Source.HOTLINE if staff is not None else Source.CHAT,
+                    filed_by_staff_id=staff.id if staff is not None else None, callback_phone=callback_phone)
     session.add(appeal)
     session.flush()
     for media_id, data, _claimed_type in list(images)[:MAX_EVIDENCE]:
         e = AppealEvidence(appeal_id=appeal.id, media_id=media_id)
         keep_evidence(vault, e, data)
         session.add(e)
-    audit.record(session, "appeal.filed", actor_kind="citizen", actor_id=filed_by_id, subject_person_id=person_id,
-                 number=appeal.number, proxy=filed_by_id != person_id, evidence=len(images))
+    if staff is not None:
+        audit.by_staff(session, staff, "appeal.filed", person_id, number=appeal.number, source=Source.HOTLINE)
+    else:
+        audit.record(session, "appeal.filed", actor_kind="citizen", actor_id=filed_by_id, subject_person_id=person_id,
+                     number=appeal.number, proxy=filed_by_id != person_id, evidence=len(images))
     return appeal
 
 
@@ -189,6 +197,8 @@ def decide(session, services, appeal: Appeal, staff_id: int, outcome: str, reply
         session.add(Notice(person_id=appeal.person_id, identity_id=iid, kind="appeal_decided",
                            payload={**told, "proxy": proxy}))
     nudge_after_commit(session)
+    if appeal.source == Source.HOTLINE and appeal.callback_phone:  # the caller hears it by SMS
+        outbox.add(session, "appeal.sms", {"appeal_id": appeal.id})
     audit.record(session, "appeal.decided", actor_kind="staff", actor_id=staff_id, subject_person_id=appeal.person_id,
                  number=appeal.number, outcome=outcome, voided=[f["id"] for f in voided],
                  designation=designation["colour"] if designation else None,

@@ -17,14 +17,19 @@ from bot.infra import tokens
 from bot.infra.db import utcnow
 
 
-def issue(session, person: Person, code: Code, days: int, issued_by: int | None, now: dt.datetime | None = None) -> PaperCode:
+def issue(session, person: Person, code: Code, days: int, issued_by: int | None, now: dt.datetime | None = None,
+          staff=None) -> PaperCode:
+    """`issued_by`: the chat user who asked (themselves or family); `staff`: a counter clerk."""
     now = (now or utcnow()).replace(microsecond=0)
     paper = PaperCode(person_id=person.id, issued_by_id=issued_by, colour=code.colour, code_version=code.version,
                       issued_at=now, valid_until=now + dt.timedelta(days=days))
     session.add(paper)
     session.flush()
-    audit.record(session, "paper_code.issued", actor_kind="citizen", actor_id=issued_by, subject_person_id=person.id,
-                 paper_id=paper.id, colour=code.colour, days=days)
+    if staff is not None:
+        audit.by_staff(session, staff, "paper_code.issued", person.id, paper_id=paper.id, colour=code.colour, days=days)
+    else:
+        audit.record(session, "paper_code.issued", actor_kind="citizen", actor_id=issued_by,
+                     subject_person_id=person.id, paper_id=paper.id, colour=code.colour, days=days)
     return paper
 
 

@@ -19,6 +19,17 @@ def id_hash(vault: Vault, id_type: str, id_number: str) -> str:
     return vault.lookup_hash(id_type, normalise_id_number(id_number))
 
 
+def home_district(id_type: str, number: str) -> str | None:
+    """The district of household registration an ID card number starts with (community staff's
+    scope) until an arrival report says where the person stays."""
+    return number[:6] if id_type == "id_card" and number[:6].isdigit() else None
+
+
+def same_name(a: str, b: str) -> bool:
+    """Two spellings of one name: spaces and letter case aside."""
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
 def find_person(session: Session, vault: Vault, id_type: str, id_number: str) -> Person | None:
     return session.scalar(select(Person).where(Person.id_hash == id_hash(vault, id_type, id_number)))
 

@@ -27,6 +27,13 @@ class Channel(StrEnum):
     ALIPAY = "alipay"
 
 
+class Source(StrEnum):
+    """Where a declaration or an appeal came from besides a chat channel."""
+    CHAT = "chat"
+    COUNTER = "counter"    # a counter clerk, in person (also the channel of their declarations)
+    HOTLINE = "hotline"    # a 12345 operator, for a caller
+
+
 class CaseStatus(StrEnum):
     CONFIRMED = "confirmed"
     SUSPECTED = "suspected"
@@ -86,6 +93,7 @@ class NoticeKind(StrEnum):
     FAMILY_DROPPED = "family_dropped"      # the owner's registration showed the binder's name was wrong
     FAMILY_REVOKED = "family_revoked"      # the member revoked the binder's binding
     PHONE_CHANGED = "phone_changed"        # staff changed the phone on file
+    COUNTER_DECLARED = "counter_declared"  # a counter clerk declared for this person, in person
 
 
 class AppealStatus(StrEnum):

@@ -28,6 +28,24 @@ def _token_key() -> str:
     return "addr:" + get_remote_address()
 
 
+BY_ID_NUMBER = ("api.lookups", "api.counter_people", "api.hotline_appeals", "console.lookups", "console.counter",
+                "console.hotline")
+
+
+def _staff_key() -> str:
+    """The staff member, through the API (their token) or the console (their session)."""
+    if request.blueprint == "console":
+        from bot.web.console.base import signed_in
+
+        staff = signed_in()
+    else:
+        key = _token_key()
+        staff = g.get("authenticated")
+        if staff is None:
+            return key
+    return f"staff:{staff.id}" if staff is not None else "addr:" + get_remote_address()
+
+
 def _fail_closed(limiter: Limiter, view):
     """The sign-in refuses (503) while the limiter cannot count: no guessing unlimited."""
     from functools import wraps
@@ -67,10 +85,13 @@ def install(app, services) -> Limiter:
     # is the limiter's first check (exempting the blueprints costs more than having no limits)
     webhooks = {wechat.bp.name, alipay.bp.name}
     limiter.request_filter(lambda: request.blueprint in webhooks)
-    # 代查 by ID number: a limit of its own per staff member, on top of the API's (a scanner's
-    # token must not become a way to sweep the population)
-    app.view_functions["api.lookups"] = limiter.limit(settings.lookup_rate_limit, key_func=_token_key)(
-        app.view_functions["api.lookups"])
+    # Whatever finds a person by ID number (代查, serving at a counter, checking a 12345 caller)
+    # draws on one bucket per staff member, API and console alike, on top of the API's limit: a
+    # staff token or session must not become a way to sweep the population
+    by_number = limiter.shared_limit(settings.lookup_rate_limit, scope="by_id_number", key_func=_staff_key,
+                                     methods=["POST"])
+    for view in BY_ID_NUMBER:
+        app.view_functions[view] = by_number(app.view_functions[view])
     login = app.view_functions["console.login"]  # registered already: wrap the registered view
     app.view_functions["console.login"] = _fail_closed(limiter, limiter.limit(settings.login_rate_limit,
                                                                               methods=["POST"])(login))

@@ -10,7 +10,7 @@ from bot.chat.conversation.messages import Inbound
 from bot.chat.conversation.text import fold
 from bot.domain.models import ChannelIdentity, Code, FamilyBinding, Notice, Person, RiskArea
 from bot.domain.notices import nudge_after_commit
-from bot.domain.vocab import NoticeKind, NoticeStatus, Relation
+from bot.domain.vocab import NoticeKind, NoticeStatus, Relation, Source
 from bot.infra.masking import id_tail, mask_name, pronoun
 from bot.infra.texts import say
 from bot.infra.tokens import code_link
@@ -23,7 +23,17 @@ INSERT_NOTICE_TO_SENDER = INSERT_NOTICE.values(identity_id=select(ChannelIdentit
     ChannelIdentity.external_id == bindparam("sender")).scalar_subquery())
 
 
+def at_counter(msg: Inbound | None) -> tuple[int, int] | None:
+    """(person id, staff id) when a counter clerk answers the flow for someone in person
+    (bot.chat.counter): the message is theirs, and no chat account is behind it."""
+    if msg is not None and msg.channel == Source.COUNTER:
+        return msg.extra["person_id"], msg.extra["staff_id"]
+    return None
+
+
 def identity(session, msg: Inbound, create: bool = False) -> ChannelIdentity | None:
+    if at_counter(msg):
+        return None
     row = session.scalar(select(ChannelIdentity).where(ChannelIdentity.channel == msg.channel,
                                                        ChannelIdentity.app_id == msg.app_id,
                                                        ChannelIdentity.external_id == msg.user))
@@ -35,6 +45,9 @@ def identity(session, msg: Inbound, create: bool = False) -> ChannelIdentity | N
 
 
 def person_of(session, msg) -> Person | None:
+    desk = at_counter(msg)
+    if desk:
+        return session.get(Person, desk[0])
     row = identity(session, msg)
     return session.get(Person, row.person_id) if row is not None and row.person_id else None
 
@@ -67,12 +80,6 @@ def push_code_image(session, person_id: int, identity_id: int | None, now, sende
     else:
         session.connection().execute(INSERT_NOTICE, dict(values, identity_id=identity_id))
     nudge_after_commit(session)
-
-
-def home_district(id_type: str, number: str) -> str | None:
-    """The district of household registration an ID card number starts with (community staff's
-    scope) until an arrival report says where the person stays."""
-    return number[:6] if id_type == "id_card" and number[:6].isdigit() else None
 
 
 def match_origin(session, text: str | None) -> str | None:

@@ -10,16 +10,16 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
 
-from bot.chat.actions.common import bound, code_view, home_district, match_origin, push_code_image
+from bot.chat.actions.common import at_counter, bound, code_view, match_origin, push_code_image
 from bot.chat.actions.registry import action
 from bot.chat.conversation.text import fold
-from bot.domain import audit
+from bot.domain import audit, counter
 from bot.domain.codes import classify_origin, facts_from_rows, more_severe, reevaluate, risk_table
 from bot.domain.accounts import bindings_over, end_bindings_over
 from bot.domain.models import CaseStatus, ChannelIdentity, Code, Measure, Person, TravelFact
 from bot.domain.models.people import new_public_id
 from bot.domain.models import Declaration as DeclarationRow
-from bot.domain.people import id_hash
+from bot.domain.people import home_district, id_hash
 from bot.domain.vocab import MeasureKind, NoticeKind
 from bot.infra.db import SHANGHAI, pipelined, utcnow
 from bot.infra.masking import mask_name
@@ -82,7 +82,12 @@ def declare(services, session, msg, p: Declaration):
     new = False
     submitted_by = None
     registration = {}  # what confirming a family-created record adds to the reply
-    if p.for_person_id:  # 家人代办: a declaration about a bound family member
+    desk = at_counter(msg)
+    if desk:  # a counter clerk, for the person whose document they hold: no chat account is theirs
+        person_id = desk[0]
+        name, *link = conn.execute(NAME, {"pid": person_id}).one()
+        ident = None
+    elif p.for_person_id:  # 家人代办: a declaration about a bound family member
         owner = known.person_id
         if owner is None or not bound(session, owner, p.for_person_id):
             return {"error": "not_bound"}
@@ -99,7 +104,9 @@ def declare(services, session, msg, p: Declaration):
         person_id, new, link, registration = found
         name = p.name
     account = []  # a new chat account is written with the rest (the code image finds it by itself)
-    if ident is None:
+    if desk:
+        identity_id = None
+    elif ident is None:
         identity_id = None
         account.append((INSERT_IDENTITY, {
             "channel": msg.channel, "app_id": msg.app_id, "external_id": msg.user, "person_id": person_id,
@@ -112,7 +119,8 @@ def declare(services, session, msg, p: Declaration):
     decl = dict(person_id=person_id, submitted_by_id=submitted_by or person_id, channel=msg.channel,
                 overseas=p.overseas, travel_answer=p.travel, origin_text=p.origin, arrival_date=p.arrival,
                 overseas_arrival=p.overseas_arrival, symptoms=p.symptoms, case_reported=bool(p.case),
-                case_status=p.case, measure_answer=_measure_answer(p.measure), submission_key=key, declared_at=now)
+                case_status=p.case, measure_answer=_measure_answer(p.measure), submission_key=key, declared_at=now,
+                staff_id=desk[1] if desk else None)
     writes, rows = plan_declaration(session, decl, today, new=new, measure_days=(p.measure_start, p.measure_end))
     # someone registered a moment ago has no facts but these: no need to read them back, and
     # nothing left to read, so the rest is inserts sent in one go (PostgreSQL: 7 round trips to 1)
@@ -122,11 +130,16 @@ def declare(services, session, msg, p: Declaration):
             conn.execute(statement, values)
         decision, change = reevaluate(session, services.policy, person_id, cause="declaration", now=now,
                                       first=new, facts=facts, told=identity_id)
-        push_code_image(session, person_id, identity_id, now, sender=msg)
-        audit.record(session, "family.declared" if submitted_by else "declaration.submitted",
-                     actor_kind="citizen", actor_id=submitted_by or person_id, subject_person_id=person_id,
-                     channel=msg.channel, registered=known.person_id is None, colour=decision.colour,
-                     rule=decision.rule)
+        if desk:  # the person's own chat accounts hear of it; the clerk prints the code
+            told = counter.declared(session, person_id)
+            audit.record(session, "declaration.submitted", actor_kind="staff", actor_id=desk[1],
+                         subject_person_id=person_id, channel=msg.channel, colour=decision.colour, rule=decision.rule)
+        else:
+            push_code_image(session, person_id, identity_id, now, sender=msg)
+            audit.record(session, "family.declared" if submitted_by else "declaration.submitted",
+                         actor_kind="citizen", actor_id=submitted_by or person_id, subject_person_id=person_id,
+                         channel=msg.channel, registered=known.person_id is None, colour=decision.colour,
+                         rule=decision.rule)
     return {**registration, "person_id": person_id, "name_masked": mask_name(name), "colour": decision.colour,
             "rule": decision.rule, "reason": decision.reason, "next_step": decision.next_step,
             "reevaluate_at": decision.reevaluate_at.isoformat() if decision.reevaluate_at else None,
@@ -134,7 +147,7 @@ def declare(services, session, msg, p: Declaration):
             "may": services.policy.wording["may"][decision.colour],
             "link": code_link(services.settings, Link(*link)), "ok": True,
             "first": change is not None and change.old_colour is None,
-            "old_colour": change.old_colour if change else None}
+            "old_colour": change.old_colour if change else None, **({"accounts_told": told} if desk else {})}
 
 
 class Link(NamedTuple):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.chat.actions.common import (adult, bound, code_view, home_district, identity, members, person_of,
+from bot.chat.actions.common import (adult, bound, code_view, identity, members, person_of,
                                      push_code_image, relation_word)
 from bot.chat.actions.registry import action
 from bot.chat.conversation.text import fold
 from bot.domain import audit
 from bot.domain.accounts import tell_accounts
 from bot.domain.models import Code, FamilyBinding, Person
-from bot.domain.people import find_person, get_or_create_person, revoke_links
+from bot.domain.people import find_person, get_or_create_person, home_district, revoke_links
 from bot.domain.vocab import IdType, NoticeKind
 from bot.infra.db import SHANGHAI, utcnow
 from bot.infra.masking import id_tail, mask_id_number, mask_name, pronoun

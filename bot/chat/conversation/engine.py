@@ -177,6 +177,15 @@ class Engine:
         conv["at"] = now.timestamp()
         return conv, [self._prompt(flow, conv["state"], self._ctx(conv["data"], now, None))]
 
+    def question(self, conv: dict | None, now: dt.datetime) -> str | None:
+        """The question a saved conversation waits on (a page showing it again); None if none."""
+        flow = self.flows.get((conv or {}).get("flow"))
+        if flow is None or conv.get("state") not in flow.states or conv.get("leaving"):
+            return None
+        if now.timestamp() - conv.get("at", 0) > self.timeout:
+            return None
+        return self._prompt(flow, conv["state"], self._ctx(conv["data"], now.astimezone(SHANGHAI), None))
+
     def _prompt(self, flow: Flow, state: str, ctx: Ctx) -> str:
         ask = flow.states[state]
         values = dict(ctx.data)

@@ -151,6 +151,11 @@ class ConversationStore:
             return None
         return state if isinstance(state, dict) else None
 
+    def peek(self, conversation: str) -> dict | None:
+        """The saved state, read without taking the lock (a page showing where a flow stands)."""
+        raw = self.redis.get(self.keys(conversation, "")[2])
+        return self.load(raw.decode() if isinstance(raw, bytes) else raw)
+
     def finish(self, conversation: str, dedupe: str, token: str, state: dict | None, answer: str,
                wait: bool = True) -> bool | None:
         """Save; with wait=False the write is sent and not waited for (None): Redis runs it before

@@ -51,6 +51,11 @@ class Appeal(Base):
     reply: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = _now_col()
+    # chat, or hotline: a 12345 operator filed it for a caller, who hears the decision by SMS
+    source: Mapped[str] = mapped_column(String(16), default="chat", server_default="chat")
+    filed_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    callback_phone: Mapped[str | None] = mapped_column(Encrypted("appeals.callback_phone"))
+    callback_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     evidence: Mapped[list[AppealEvidence]] = relationship(back_populates="appeal", cascade="all, delete-orphan")
 

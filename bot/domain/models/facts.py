@@ -32,6 +32,8 @@ class Declaration(Voidable, Base):
     # the chat message that submitted it: a retry after a crash finds it instead of storing it twice
     submission_key: Mapped[str | None] = mapped_column(String(160), unique=True, index=True)
     declared_at: Mapped[dt.datetime] = _now_col()
+    # a counter clerk who declared for the person, in person (channel "counter")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
 
 
 class CaseStatus(Voidable, Base):

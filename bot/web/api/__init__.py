@@ -8,5 +8,5 @@ records what the OpenAPI document says of the route.
 """
 from bot.web.api.base import (CONTROL, MAX_ID, ROUTES, ApiError, ApiSchema, bp, load_body,  # noqa: F401
                               services, staff, staff_route)
-from bot.web.api import (accounts, admin, alerts, appeals, arrivals, lab, openapi, people, risk_areas,  # noqa: F401,E402
-                         scans)  # each registers its routes on bp
+from bot.web.api import (accounts, admin, alerts, appeals, arrivals, desks, lab, openapi, people,  # noqa: F401,E402
+                         risk_areas, scans)  # each registers its routes on bp

@@ -69,6 +69,7 @@ class AppealItem(ApiSchema):
     claimed_by = fields.String(allow_none=True)
     colour_at_filing = fields.String(allow_none=True)
     created_at = fields.String()
+    source = fields.String(metadata={"enum": ["chat", "hotline"]})
 
 
 class QueueOut(ApiSchema):

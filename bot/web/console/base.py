@@ -36,13 +36,14 @@ PAGES = {  # what each role sees in the navigation (and may open)
     "community": ("arrivals", "alerts", "people"),
     "admin": ("stats", "appeals", "areas", "audit"),
     "lab": (),
-    "scanner": (),
-    "counter": (),
-    "hotline": (),
+    "scanner": ("lookups",),
+    "counter": ("counter", "lookups"),
+    "hotline": ("hotline",),
 }
 
 
-def _staff() -> Staff | None:
+def signed_in() -> Staff | None:
+    """The staff member this console session belongs to, if it stands."""
     digest, nonce, since = session.get("staff"), session.get("nonce"), session.get("since")
     if not (digest and nonce and isinstance(since, (int, float))):
         return None
@@ -63,7 +64,7 @@ def page(name: str):
     def decorate(view):
         @wraps(view)
         def guarded(*args, **kwargs):
-            staff = _staff()
+            staff = signed_in()
             if staff is None:
                 return redirect(url_for("console.login", next=request.path))
             if name not in PAGES.get(staff.role, ()):
@@ -124,7 +125,7 @@ def logout():
     """Ends every console session of this staff member (a copied cookie too)."""
     if not _csrf_ok():
         abort(400, "the form expired; reload the page")
-    staff = _staff()
+    staff = signed_in()
     if staff is not None:
         end_sessions(staff)
         db.session().commit()
@@ -135,7 +136,7 @@ def logout():
 @bp.get("")
 @bp.get("/")
 def home():
-    staff = _staff()
+    staff = signed_in()
     if staff is None:
         return redirect(url_for("console.login"))
     first = PAGES.get(staff.role, ())
