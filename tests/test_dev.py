@@ -130,5 +130,7 @@ def test_dev_pages_exist_only_in_development(make_app, app_env):
     assert client.get("/dev/chat").status_code == 404
     assert client.post("/dev/chat/send", json={"user": "victim", "text": "2"}).status_code == 404
     assert client.get("/dev/chat/inbox?user=victim").status_code == 404
+    assert client.get("/dev/sms").status_code == 404
     dev, _ = make_app(APP_ENV="development")
     assert dev.test_client().get("/dev/chat").status_code == 200
+    assert dev.test_client().get("/dev/sms").status_code == 200

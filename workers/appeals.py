@@ -12,13 +12,13 @@ import requests
 from sqlalchemy import select, update
 from wechatpy.exceptions import WeChatClientException
 
-from bot.chat.sms import send_text
 from bot.domain.appeals import failed_evidence, keep_evidence
 from bot.domain.models import Appeal, AppealEvidence
 from bot.domain.vocab import EvidenceStatus
 from bot.infra.platforms import wechat_api
 from bot.infra.db import utcnow
 from bot.infra.retry import OUTBOX as RETRY
+from bot.infra.sms import send_text
 from bot.infra.texts import say
 from workers.effects import effect
 

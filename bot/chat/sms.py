@@ -1,34 +1,16 @@
-"""SMS verification codes: a pluggable sender (SMS_SENDER), codes kept hashed in Redis.
-
-The development sender writes the message to the log and to a Redis list the development chat
-page shows. A deployment plugs in its SMS gateway as SMS_SENDER=package.module:function, a
-callable (phone, text) that raises on failure.
-"""
+"""SMS verification codes, kept hashed in Redis; sent through the SMS gateway (bot.infra.sms)."""
 from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import json
-import logging
 import secrets
-import time
 
-from bot.infra.masking import mask_phone
+from bot.infra.sms import send_text
 
-log = logging.getLogger("bot.chat.sms")
 CODE_TTL = 300
 SENDS_PER_HOUR = 5
 TRIES = 5
-DEV_INBOX = "dev:sms"
-
-
-def sender(settings):
-    spec = settings.sms_sender
-    if spec == "log":
-        return None
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def _digest(secret: bytes, phone: str, code: str) -> str:
@@ -51,22 +33,6 @@ def send_code(services, conversation: str, phone: str) -> bool:
 
     send_text(services, phone, say("sms.code", code=code, minutes=CODE_TTL // 60))
     return True
-
-
-def send_text(services, phone: str, text: str) -> None:
-    """Through SMS_SENDER (raises when the gateway does). With `log`, outside production the
-    message also goes to the development inbox (the development chat page shows it); in
-    production `log` writes only the masked phone, never the phone to Redis."""
-    send = sender(services.settings)
-    if send is not None:
-        send(phone, text)
-        return
-    log.info("development SMS to %s: %s", mask_phone(phone), text)
-    if services.settings.env != "production":
-        r = services.redis.client()
-        r.lpush(DEV_INBOX, json.dumps({"phone": phone, "text": text, "at": time.time()}, ensure_ascii=False))
-        r.ltrim(DEV_INBOX, 0, 49)
-        r.expire(DEV_INBOX, 86400)
 
 
 def check_code(services, conversation: str, phone: str, code: str) -> bool:

@@ -145,7 +145,7 @@ def send():
 def inbox():
     """What reached the user outside the passive replies: development SMS, and the pushes the
     platform stub received for this user (texts, template messages, images)."""
-    from bot.chat.sms import DEV_INBOX
+    from bot.infra.sms import DEV_INBOX
 
     services = current_app.extensions["services"]
     r = services.redis.client()
@@ -161,6 +161,18 @@ def inbox():
         except (OSError, ValueError, KeyError):
             pass  # not the stub, or not running: SMS only
     return jsonify(sms=[{"text": m["text"], "at": m["at"]} for m in sms], pushes=pushes)
+
+
+@bp.get("/dev/sms")
+def sms_log():
+    """The development SMS log: what the `log` sender would have texted (codes, 12345 decisions)."""
+    from bot.infra.masking import mask_phone
+    from bot.infra.sms import DEV_INBOX
+
+    r = current_app.extensions["services"].redis.client()
+    messages = [json.loads(x) for x in r.lrange(DEV_INBOX, 0, 49)]
+    return render_template("dev/sms.html", messages=[{"phone": mask_phone(m["phone"]), "text": m["text"],
+                                                      "at": m["at"]} for m in messages])
 
 
 COLOUR_WORDS = re.compile(r"(?:转为|变为|现为|为【?[🟢🟡🔴]?)(绿|黄|红)码")
