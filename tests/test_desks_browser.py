@@ -8,6 +8,7 @@ import re
 import subprocess
 import urllib.request
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -27,12 +28,16 @@ def _type(browser, element_id: str, text: str) -> None:
     field.send_keys(text)
 
 
-def _answer(browser, wait, text: str) -> None:
-    """Type one answer and wait for the page that answers it (a new form nonce)."""
+def _answer(browser, wait, text: str, button: str = "") -> None:
+    """Type one answer (or press its choice button) and wait for the page that answers it (a
+    new form nonce)."""
     current = "var n = document.getElementsByName('nonce')[0]; return n ? n.value : ''"
     nonce = browser.execute_script(current)
-    _type(browser, "answer", text)
-    browser.find_element(By.ID, "send").click()
+    if button:
+        browser.find_element(By.ID, button).click()
+    else:
+        _type(browser, "answer", text)
+        browser.find_element(By.ID, "send").click()
     wait.until(lambda d: d.execute_script(current) != nonce and d.execute_script("return document.readyState")
                == "complete")
 
@@ -40,7 +45,7 @@ def _answer(browser, wait, text: str) -> None:
 def test_a_counter_clerk_registers_declares_and_prints(live, browser, tmp_path):
     base, app, svc, stub = live
     browser.set_window_size(*DESKTOP)
-    wait = WebDriverWait(browser, 15)
+    wait = WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,))
     _sign_in(browser, base, staff_token(svc, "counter", name="窗口甲"))
     assert browser.current_url.endswith("/console/counter")
     _type(browser, "name", "李奶奶")
@@ -65,9 +70,10 @@ def test_a_counter_clerk_registers_declares_and_prints(live, browser, tmp_path):
     for text in CLEAN[:-1]:
         _answer(browser, wait, text)
     _answer(browser, wait, CLEAN[-1])
-    assert "请核对" in browser.find_element(By.ID, "question").text or "确认" in browser.find_element(By.ID, "question").text
+    assert "请核对申报信息" in browser.find_element(By.ID, "question").text
+    assert browser.find_element(By.ID, "choice-1").text == "1 确认提交"
     shot(browser, "counter-declare-summary")
-    _answer(browser, wait, "1")
+    _answer(browser, wait, "", button="choice-1")
     main = browser.find_element(By.TAG_NAME, "main").text
     assert "申报成功" in main and "绿码" in main and "本人没有绑定的聊天账号" in main
     browser.find_element(By.ID, "done").click()
@@ -89,7 +95,7 @@ def test_a_hotline_appeal_decided_reaches_the_caller_by_sms(live, browser):
     base, app, svc, stub = live
     person_with_code(svc, "yellow", name="王大爷", number=CALLER)        # phone on file ends 5678
     browser.set_window_size(*DESKTOP)
-    wait = WebDriverWait(browser, 15)
+    wait = WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,))
     _sign_in(browser, base, staff_token(svc, "hotline", name="话务员甲"))
     assert browser.current_url.endswith("/console/hotline")
     for field, text in (("name", "王大爷"), ("id_number", CALLER), ("phone_tail", "5678"),
@@ -112,7 +118,7 @@ def test_a_hotline_appeal_decided_reaches_the_caller_by_sms(live, browser):
     browser.find_element(By.ID, "upheld").click()
     _type(browser, "reply", "检测结果尚未回传，回传后将自动更新")
     browser.find_element(By.ID, "submit").click()
-    wait.until(lambda d: "已办结" in d.find_element(By.TAG_NAME, "main").text)
+    wait.until(lambda d: "已办结" in d.execute_script("return document.body ? document.body.innerText : ''"))
     burst(svc)                                     # the workers send the SMS
     browser.get(f"{base}/dev/sms")
     messages = browser.find_element(By.ID, "messages").text

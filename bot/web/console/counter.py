@@ -10,6 +10,7 @@ Serving and looking up draw on the clerk's LOOKUP_RATE_LIMIT (bot.web.limits).
 """
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
@@ -29,6 +30,7 @@ from bot.web import db
 from bot.web.console.base import bp, page, services
 
 DESK_MINUTES = 30
+OPTION = re.compile(r"^(\d{1,2})[ .、]\s*(\S.{0,40})$", re.M)
 
 
 def _grant(person_id: int) -> None:
@@ -127,8 +129,9 @@ def counter_declare(person_id):
     question = desk.question(g.staff, person)
     if question is not None and replies and replies[-1] == question:
         replies = replies[:-1]  # the question is shown by itself, above the answer box
+    choices = OPTION.findall(question or "")  # "1 是" lines: a button each, besides the answer box
     return render_template("console/counter_declare.html", person_id=person.id, name_masked=mask_name(person.name),
-                           replies=replies, question=question, nonce=secrets.token_urlsafe(12))
+                           replies=replies, question=question, choices=choices, nonce=secrets.token_urlsafe(12))
 
 
 @bp.post("/counter/people/<int:person_id>/paper")
