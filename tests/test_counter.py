@@ -150,7 +150,13 @@ def test_who_may_open_the_counter_pages(app, services):
         c = app.test_client()
         sign_in(c, staff_token(services, role, ["330106"] if role == "community" else None, name=f"{role}丙"))
         assert c.get("/console/counter").status_code == status, role
-    for role, status in (("scanner", 200), ("counter", 200), ("reviewer", 403)):
+    for role, status in (("scanner", 200), ("counter", 200), ("reviewer", 403), ("hotline", 403)):
         c = app.test_client()
         sign_in(c, staff_token(services, role, name=f"{role}丁"))
         assert c.get("/console/lookups").status_code == status, role
+    for role, status in (("hotline", 200), ("counter", 403), ("reviewer", 403), ("admin", 403)):
+        c = app.test_client()
+        sign_in(c, staff_token(services, role, name=f"{role}戊"))
+        assert c.get("/console/hotline").status_code == status, role
+    assert anonymous.get("/console/hotline").status_code == 302
+    assert anonymous.post("/console/counter/people/1/paper").status_code == 302

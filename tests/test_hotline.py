@@ -7,7 +7,8 @@ import json
 
 from sqlalchemy import select, text
 
-from bot.domain.models import Appeal, AuditLog, Outbox
+from bot.domain.models import Appeal, ArrivalReport, AuditLog, Outbox
+from bot.infra.db import utcnow
 from tests.support.chat import id_card
 from tests.support.people import person_with_code
 from tests.support.staff import auth, csrf, sign_in, staff_token
@@ -99,9 +100,28 @@ def test_the_role_matrix_of_the_new_routes(client, services):
         for role in roles:
             status = client.post(path, json=body, headers=tokens[role]).status_code
             assert status == allowed.get(role, 403), (path, role, status)
-    # serving a person twice finds them; a community officer of another district is simply a 403 here
     again = client.post("/api/v1/counter/people", json=counter_body, headers=tokens["counter"])
-    assert again.json["outcome"] == "found"
+    assert again.json["outcome"] == "found"  # serving a person twice finds them
+    # 首问负责制 hand-over: community staff of the report's district only
+    with services.db.session() as s:
+        pid = s.scalar(select(Appeal.person_id))
+        report = ArrivalReport(person_id=pid, origin_address="广西南宁市青秀区某路1号", left_on=utcnow().date(),
+                               arrival_on=utcnow().date(), destination_address="北京市东城区某街道2号",
+                               district="110101", phone_confirmed=True)
+        s.add(report)
+        s.flush()
+        rid = report.id
+    path = f"/api/v1/arrival-reports/{rid}/handover"
+    body = {"district": "110102", "receiver_name": "西城乙", "receiver_contact": "010-88888888", "note": "搬家"}
+    assert client.post(path, json=body).status_code == 401
+    for role in roles:
+        if role != "community":
+            assert client.post(path, json=body, headers=tokens[role]).status_code == 403, role
+    elsewhere = auth(staff_token(services, "community", ["330106"], name="西湖丙"))
+    assert client.get(f"/api/v1/arrival-reports/{rid}", headers=elsewhere).status_code == 403
+    assert client.post(path, json=body, headers=elsewhere).status_code == 403
+    assert client.get(f"/api/v1/arrival-reports/{rid}", headers=tokens["community"]).status_code == 200
+    assert client.post(path, json=body, headers=tokens["community"]).status_code == 200
 
 
 def test_the_operator_files_in_the_console_and_the_reviewer_sees_the_source(app, services):

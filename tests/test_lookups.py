@@ -45,3 +45,30 @@ def test_the_look_up_limit_answers_429(make_app):
     assert codes == [200, 200, 429]
     assert client.post("/api/v1/lookups", json=body, headers=other).status_code == 200  # per staff member
     assert client.post("/api/v1/scans", json={"token": "x", "venue": "门口"}, headers=mine).status_code != 429
+
+
+def test_the_console_and_the_api_share_the_limit(make_app):
+    """Serving at a counter, 代查 on the console and the API draw on one bucket per staff member:
+    switching from the API to the console is no way round the limit."""
+    from tests.support.staff import csrf, sign_in
+
+    app, svc = make_app(LOOKUP_RATE_LIMIT="3 per hour")
+    person_with_code(svc, "green", name="王大爷", number=NUMBER)
+    token = staff_token(svc, "counter", name="窗口甲")
+    api, console = app.test_client(), app.test_client()
+    sign_in(console, token)
+    assert api.post("/api/v1/lookups", json={"id_number": NUMBER, "venue": "门口"}, headers=auth(token)).status_code == 200
+    looked = console.post("/console/lookups", data={"id_number": NUMBER, "venue": "门口", "csrf": csrf(console)})
+    assert looked.status_code == 200 and "王**" in looked.get_data(as_text=True)
+    served = console.post("/console/counter", data={"name": "王大爷", "id_type": "id_card", "id_number": NUMBER,
+                                                    "documents_checked": "1", "consent": "1", "csrf": csrf(console)})
+    assert served.status_code == 302
+    again = console.post("/console/lookups", data={"id_number": NUMBER, "venue": "门口", "csrf": csrf(console)})
+    assert again.status_code == 429
+    hotline = app.test_client()
+    sign_in(hotline, staff_token(svc, "hotline", name="话务员甲"))
+    codes = [hotline.post("/console/hotline", data={"name": "王大爷", "id_number": NUMBER, "phone_tail": "0000",
+                                                   "callback_phone": "13700001234", "reason_code": "2",
+                                                   "description": "核酸阴性仍是黄码", "csrf": csrf(hotline)}).status_code
+             for _ in range(4)]
+    assert codes == [400, 400, 400, 429]
