@@ -1,7 +1,7 @@
 """The chat's declare flow at a service counter (线下窗口): the clerk types the person's answers into
 a console page. The same flow table (handlers/declare.py) asks the same questions, checks the
 same answers and stores the declaration through the same action; only the message differs.
-Its channel is "counter", its app the clerk, its user the person's public id, and `extra`
+Its channel is "counter", its app the clerk, its user the person's id, and `extra`
 carries both ids (bot.chat.actions.common.at_counter). Each clerk has a conversation of their
 own per person, kept sealed in Redis like a chat's, with the same time-out, dedupe and lock. A
 form sent twice (its nonce is the message id) is answered once.
@@ -32,9 +32,9 @@ class CounterDesk:
     def message(staff, person, *, text: str = "", nonce: str = "", start: str = "") -> Inbound:
         extra = {"person_id": person.id, "staff_id": staff.id}
         if start:  # like a menu click: the flow begins
-            return Inbound(Source.COUNTER, str(staff.id), person.public_id, "event", event="click", event_key=start,
+            return Inbound(Source.COUNTER, str(staff.id), str(person.id), "event", event="click", event_key=start,
                            msg_id=nonce, extra=extra)
-        return Inbound(Source.COUNTER, str(staff.id), person.public_id, "text", text=text, msg_id=nonce, extra=extra)
+        return Inbound(Source.COUNTER, str(staff.id), str(person.id), "text", text=text, msg_id=nonce, extra=extra)
 
     def start(self, staff, person, flow: str, nonce: str) -> list[str]:
         if flow not in FLOWS:
