@@ -16,6 +16,7 @@ from bot.web import db
 from bot.infra.db import utcnow
 from bot.infra.texts import say
 from bot.web.console.base import bp, page, services
+from bot.web.console.forms import id_from_form
 
 
 @bp.get("/arrivals")
@@ -117,14 +118,13 @@ def alerts():
 def people():
     found, error = None, None
     if request.method == "POST":
-        number = (request.form.get("id_number") or "").strip()
-        id_type = request.form.get("id_type") or "id_card"
+        document = id_from_form(request.form)
         s = db.session()
-        if not 5 <= len(number) <= 32 or id_type not in ("id_card", "passport", "permit") or CONTROL.search(number):
+        if document is None:
             error = say("console.id_needed")
         else:
             try:
-                person = people_rules.look_up(s, services().vault, g.staff, id_type, number, via="console")
+                person = people_rules.look_up(s, services().vault, g.staff, *document, via="console")
                 record = people_rules.record(s, person)
                 found = {"person": person, "code": record["code"], "history": record["history"]}
             except NotFound:  # nobody, or somebody outside the officer's districts: alike

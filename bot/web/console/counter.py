@@ -16,18 +16,17 @@ import time
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from bot.chat.conversation.answers import IdNumber, Name, Phone
-from bot.chat.conversation.flow import Invalid as BadAnswer
+from bot.chat.conversation.answers import Phone
 from bot.chat.conversation.text import CONTROL
 from bot.domain import accounts, counter as counter_rules, paper as paper_rules
 from bot.domain.code_views import look_up_for
 from bot.domain.errors import Invalid, NotFound
-from bot.domain.models import ID_TYPES, Code, Person
-from bot.infra.db import SHANGHAI, utcnow
+from bot.domain.models import Code, Person
 from bot.infra.masking import id_tail, mask_id_number, mask_name, mask_phone
 from bot.infra.texts import say
 from bot.web import db
 from bot.web.console.base import bp, page, services
+from bot.web.console.forms import checked, document_fields, id_from_form, id_type_of
 
 DESK_MINUTES = 30
 OPTION = re.compile(r"^(\d{1,2})[ .、]\s*(\S.{0,40})$", re.M)
@@ -59,36 +58,17 @@ def _desk():
     return ext["counter_desk"]
 
 
-def _answers(form) -> dict:
-    """The registration form, checked by the chat's own answer fields (the same rules, words)."""
-    today = utcnow().astimezone(SHANGHAI).date()
-    id_type = form.get("id_type") if form.get("id_type") in ID_TYPES else "id_card"
-    out, errors = {"id_type": id_type}, {}
-    for name, field in (("name", Name()), ("id_number", IdNumber(id_type, today)), ("phone", Phone())):
-        text = form.get(name) or ""
-        if name == "phone" and not text.strip():
-            out[name] = None  # no phone: served at the counter and on paper
-            continue
-        try:
-            value = field.deserialize(text)
-            out[name] = value[0] if name == "id_number" else value
-        except BadAnswer as bad:
-            errors[name] = say("errors." + bad.key, **bad.values)
-    return out if not errors else {"errors": errors, **out}
-
-
 @bp.route("/counter", methods=("GET", "POST"))
 @page("counter")
 def counter():
     errors, form = {}, request.form
     if request.method == "POST":
-        answers = _answers(form)
-        errors = answers.pop("errors", {})
+        answers, errors = checked(form, {**document_fields(form), "phone": Phone()}, optional=("phone",))
         if not errors:
             s = db.session()
             try:
                 person, outcome = counter_rules.serve(
-                    s, services().vault, g.staff, **answers, documents_checked=form.get("documents_checked") == "1",
+                    s, services().vault, g.staff, **answers, id_type=id_type_of(form), documents_checked=form.get("documents_checked") == "1",
                     consent=form.get("consent") == "1")
                 s.commit()
                 _grant(person.id)
@@ -155,15 +135,14 @@ def counter_paper(person_id):
 def lookups():
     found, error = None, None
     if request.method == "POST":
-        number = (request.form.get("id_number") or "").strip()
-        id_type = request.form.get("id_type") or "id_card"
+        document = id_from_form(request.form)
         venue = CONTROL.sub("", (request.form.get("venue") or "").strip())[:64]
-        if not 5 <= len(number) <= 32 or id_type not in ID_TYPES or CONTROL.search(number) or not venue:
+        if document is None or not venue:
             error = say("console.lookup_fields")
         else:
             s = db.session()
             try:
-                found = look_up_for(s, services().vault, g.staff, id_type, number, venue)
+                found = look_up_for(s, services().vault, g.staff, *document, venue)
             except NotFound:
                 error = say("console.not_found")
             s.commit()

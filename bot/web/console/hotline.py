@@ -7,36 +7,25 @@ import re
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from bot.chat.conversation.answers import IdNumber, Name, Phone, Text
-from bot.chat.conversation.flow import Invalid as BadAnswer
+from bot.chat.conversation.answers import Phone, Text
 from bot.domain import hotline as hotline_rules
 from bot.domain.appeals import REASON_CODES, OpenAppeal, reason_word
 from bot.domain.errors import Invalid
-from bot.domain.models import ID_TYPES
-from bot.infra.db import SHANGHAI, utcnow
 from bot.infra.texts import say
 from bot.web import db
 from bot.web.console.base import bp, page, services
+from bot.web.console.forms import checked, document_fields, id_type_of
 
 DESCRIPTION = (5, 500)   # as the chat's appeal description
 
 
 def _answers(form) -> tuple[dict, dict]:
-    today = utcnow().astimezone(SHANGHAI).date()
-    id_type = form.get("id_type") if form.get("id_type") in ID_TYPES else "id_card"
-    out, errors = {"id_type": id_type}, {}
-    fields = (("name", Name()), ("id_number", IdNumber(id_type, today)), ("callback_phone", Phone()),
-              ("description", Text(*DESCRIPTION)))
-    for name, field in fields:
-        try:
-            value = field.deserialize(form.get(name) or "")
-            out[name] = value[0] if name == "id_number" else value
-        except BadAnswer as bad:
-            errors[name] = say("errors." + bad.key, **bad.values)
-    tail = (form.get("phone_tail") or "").strip()
+    out, errors = checked(form, {**document_fields(form), "callback_phone": Phone(),
+                                 "description": Text(*DESCRIPTION)})
+    out["id_type"] = id_type_of(form)
+    out["phone_tail"] = tail = (form.get("phone_tail") or "").strip()
     if not re.fullmatch(r"\d{4}", tail):
         errors["phone_tail"] = say("errors.phone_tail")
-    out["phone_tail"] = tail
     reason = form.get("reason_code") or ""
     if not reason.isdigit() or int(reason) not in REASON_CODES:
         errors["reason_code"] = say("console.choose_reason")
