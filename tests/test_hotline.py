@@ -144,3 +144,28 @@ def test_the_operator_files_in_the_console_and_the_reviewer_sees_the_source(app,
     assert "12345热线" in reviewer.get("/console/appeals").get_data(as_text=True)
     detail = reviewer.get(f"/console/appeals/{number}").get_data(as_text=True)
     assert "来源：12345热线，话务员话务员甲受理" in detail and "137****1234" in detail and "13700001234" not in detail
+
+
+def test_guessing_the_phone_tail_locks_the_number(client, services):
+    """The attack: an operator (or a stolen operator token) tries tails 0000, 0001, … for a known
+    name and ID number. Five failures in an hour lock that number for caller checks, the right
+    tail included; a number nobody has locks alike, so the lock tells nothing."""
+    person_with_code(services, "yellow", name="王大爷", number=NUMBER)     # phone on file ends 5678
+    guesser = auth(staff_token(services, "hotline", name="甲"))
+    tries = [client.post("/api/v1/hotline-appeals", json={**CALLER, "phone_tail": f"{n:04d}"},
+                         headers=guesser).json["errors"] for n in range(5)]
+    assert tries == [{"identity": ["mismatch"]}] * 5
+    other = auth(staff_token(services, "hotline", name="乙"))       # another operator, the right tail
+    right = client.post("/api/v1/hotline-appeals", json=CALLER, headers=other)
+    assert right.status_code == 400 and right.json["errors"] == {"identity": ["locked"]}
+    nobody = {**CALLER, "id_number": id_card("11010119500101131")}
+    answers = [client.post("/api/v1/hotline-appeals", json={**nobody, "phone_tail": f"{n:04d}"},
+                           headers=other).json["errors"] for n in range(6)]
+    assert answers == [{"identity": ["mismatch"]}] * 5 + [{"identity": ["locked"]}]
+    with services.db.session() as s:
+        assert s.scalar(select(Appeal)) is None
+    # binding a chat account to that number is not locked by it: purposes are counted apart
+    from bot.chat import binding
+    from bot.domain.people import id_hash
+
+    assert not binding.locked(services, id_hash(services.vault, "id_card", NUMBER))

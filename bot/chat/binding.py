@@ -1,8 +1,7 @@
 """Binding a chat account to a person already registered elsewhere: the Redis side.
 
-- Failed attempts per ID number (a wrong name, a wrong code): BIND_FAILURES in an hour lock
-  that number for binding for an hour, whatever account tries (keys hold a keyed hash of the
-  number, never the number).
+- Failed attempts per ID number (a wrong name, a wrong code): bot.infra.attempts locks that
+  number for binding for an hour after 5 in an hour, whatever account tries.
 - Staff confirmation: someone who cannot receive the code on the phone on file gets a short
   request code in chat; a staff member who has checked their document enters it with the ID
   number (bot.web.api.accounts). The request is sealed with the PII key, lives a day, and is
@@ -15,8 +14,8 @@ import hmac
 import json
 import secrets
 
-BIND_FAILURES = 5
-LOCK_SECONDS = 3600
+from bot.infra import attempts
+
 REQUEST_TTL = 86400
 REQUEST_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
 
@@ -27,18 +26,12 @@ def _key(services, kind: str, value: str) -> str:
 
 
 def locked(services, id_hash: str) -> bool:
-    raw = services.redis.client().get(_key(services, "fail", id_hash))
-    return raw is not None and int(raw) >= BIND_FAILURES
+    return attempts.locked(services, "bind", id_hash)
 
 
 def failed(services, id_hash: str) -> bool:
     """Count a failed attempt; True when the number is now locked."""
-    r = services.redis.client()
-    key = _key(services, "fail", id_hash)
-    count = r.incr(key)
-    if count == 1 or count == BIND_FAILURES:
-        r.expire(key, LOCK_SECONDS)  # an hour from the first failure; the lock an hour from the last
-    return count >= BIND_FAILURES
+    return attempts.failed(services, "bind", id_hash)
 
 
 def request_staff(services, person_id: int, channel: str, app_id: str, user: str) -> str:

@@ -15,24 +15,35 @@ from bot.domain import audit
 from bot.domain.appeals import file_appeal
 from bot.domain.errors import Invalid
 from bot.domain.models import Appeal
-from bot.domain.people import find_person, same_name
+from bot.domain.people import find_person, id_hash, same_name
 from bot.domain.vocab import Source
+from bot.infra import attempts
 from bot.infra.masking import mask_id_number
 
 
-def file_for_caller(session, vault, staff, *, name: str, id_type: str, id_number: str, phone_tail: str,
+def file_for_caller(session, services, staff, *, name: str, id_type: str, id_number: str, phone_tail: str,
                     callback_phone: str, reason_code: int, description: str) -> Appeal:
     """The appeal filed (OpenAppeal when one is open already), or Invalid(identity) for any
-    mismatch, audited either way. The caller commits."""
-    person = find_person(session, vault, id_type, id_number)
+    mismatch, audited either way. The caller commits.
+
+    Four digits are guessable: 5 failed checks of one number in an hour lock it for caller
+    checks for an hour (bot.infra.attempts, by any operator). A number nobody has counts and
+    locks alike, so the lock tells nothing either."""
+    hashed = id_hash(services.vault, id_type, id_number)
+    if attempts.locked(services, "hotline", hashed):
+        audit.by_staff(session, staff, "appeal.caller_unverified", None, id_masked=mask_id_number(id_number),
+                       locked=True)
+        raise Invalid("too many failed checks of this number: try again in an hour", errors={"identity": ["locked"]})
+    person = find_person(session, services.vault, id_type, id_number)
     matches = (person is not None and same_name(person.name, name) and bool(person.phone)
                and hmac.compare_digest(person.phone[-4:], phone_tail))
     if not matches:
+        attempts.failed(services, "hotline", hashed)
         audit.by_staff(session, staff, "appeal.caller_unverified", person.id if person else None,
                        id_masked=mask_id_number(id_number))
         raise Invalid("the caller's name, ID number and phone on file do not match",
                       errors={"identity": ["mismatch"]})
-    return file_appeal(session, vault, person_id=person.id, filed_by_id=person.id, reason_code=reason_code,
+    return file_appeal(session, services.vault, person_id=person.id, filed_by_id=person.id, reason_code=reason_code,
                        description=description, staff=staff, callback_phone=callback_phone)
 
 

@@ -89,7 +89,7 @@ def hotline_appeals(data):
     """File an appeal for a 12345 caller (checked by name, ID number, last 4 of the phone on file)."""
     session = db.session()
     try:
-        appeal = hotline.file_for_caller(session, services().vault, staff(), **data)
+        appeal = hotline.file_for_caller(session, services(), staff(), **data)
     except Invalid:
         session.commit()  # the audit row of a caller not verified
         raise

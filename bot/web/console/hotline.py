@@ -43,7 +43,7 @@ def hotline():
         answers, errors = _answers(form)
         if not errors:
             try:
-                appeal = hotline_rules.file_for_caller(s, services().vault, g.staff, **answers)
+                appeal = hotline_rules.file_for_caller(s, services(), g.staff, **answers)
                 s.commit()
                 flash(say("console.hotline_filed", number=appeal.number))
                 return redirect(url_for("console.hotline"))
