@@ -94,4 +94,4 @@ def hotline_appeals(data):
         session.commit()  # the audit row of a caller not verified
         raise
     session.commit()
-    return {"number": appeal.number, "deadline": appeal.deadline.isoformat(), "source": appeal.source}, 201
+    return {"number": appeal.number, "deadline": appeal.deadline.isoformat(), "source": appeal.source}
