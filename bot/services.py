@@ -19,8 +19,12 @@ class Services:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.vault = Vault(settings.pii_key, settings.pii_old_keys)
-        self.db = Database(settings.sqlalchemy_url, self.vault)
-        self.redis = RedisHandle(settings.redis_url, settings.var_dir, settings.redis_ca_file)
+        pool = {} if settings.sqlalchemy_url.startswith("sqlite") else {
+            "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow,
+            "statement_timeout": settings.db_statement_timeout}
+        self.db = Database(settings.sqlalchemy_url, self.vault, **pool)
+        self.redis = RedisHandle(settings.redis_url, settings.var_dir, settings.redis_ca_file,
+                                 sentinels=settings.redis_sentinels, master=settings.redis_sentinel_master)
         from bot.infra import after_commit, outbox
 
         after_commit.install(self.db.sessionmaker, self)

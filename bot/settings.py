@@ -11,15 +11,14 @@ import base64
 import binascii
 import hashlib
 import os
-import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
 
 from bot.infra.config import ROOT, ConfigError  # noqa: F401  (ConfigError: imported from here too)
+from bot.infra.setting_fields import Choice, Decimal, ExistingFile, HostPorts, Pattern, Pem, RateLimit, Url, Whole
 
 ENVIRONMENTS = ("development", "test", "production")
 # Required in production: nothing may be generated or defaulted silently there.
@@ -76,6 +75,11 @@ class Settings:
     wechat_max_skew: int = 300  # seconds a signed webhook message's timestamp may be off (replays)
     console_session_hours: int = 8  # a console sign-in lasts this long
     paper_code_days: int = 7  # a printed code's signed QR is valid this long (seed 003: 7日内)
+    redis_sentinels: tuple = ()  # ((host, port), …): the master is found through them
+    redis_sentinel_master: str = "healthcode"
+    db_pool_size: int = 5  # PostgreSQL connections kept per process
+    db_max_overflow: int = 10  # and opened beyond them at a peak
+    db_statement_timeout: int = 30_000  # ms a PostgreSQL statement may run (0: no limit)
 
     @property
     def production(self) -> bool:
@@ -105,99 +109,6 @@ def decode_key(name: str, raw: str) -> bytes:
     if len(key) != 32:
         raise SettingError(name, f"must be base64 of 32 bytes, got {len(key)} bytes")
     return key
-
-
-# -- the fields: each refuses with the one line the operator reads ---------------------------------
-
-class Whole(fields.Field):
-    def __init__(self, lo: int, hi: int, **kw):
-        super().__init__(**kw)
-        self.lo, self.hi = lo, hi
-
-    def _deserialize(self, value, attr, data, **kw):
-        try:
-            number = int(value)
-        except ValueError:
-            raise ValidationError(f"must be a whole number, got {value!r}") from None
-        if not self.lo <= number <= self.hi:
-            raise ValidationError(f"must be between {self.lo} and {self.hi}, got {number}")
-        return number
-
-
-class Decimal(fields.Field):
-    def __init__(self, lo: float = 0.01, hi: float = 3600.0, **kw):
-        super().__init__(**kw)
-        self.lo, self.hi = lo, hi
-
-    def _deserialize(self, value, attr, data, **kw):
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValidationError(f"must be a number, got {value!r}") from None
-        if not self.lo <= number <= self.hi:
-            raise ValidationError(f"must be between {self.lo} and {self.hi}, got {number}")
-        return number
-
-
-class Choice(fields.Field):
-    def __init__(self, choices, lower=False, upper=False, **kw):
-        super().__init__(**kw)
-        self.choices, self.lower, self.upper = choices, lower, upper
-
-    def _deserialize(self, value, attr, data, **kw):
-        v = value.lower() if self.lower else value.upper() if self.upper else value
-        if v not in self.choices:
-            raise ValidationError(f"must be {' or '.join(self.choices) if len(self.choices) < 3 else 'one of ' + ', '.join(self.choices)}, got {value!r}")
-        return v
-
-
-class Pattern(fields.Field):
-    def __init__(self, pattern: str, problem: str, **kw):
-        super().__init__(**kw)
-        self.pattern, self.problem = re.compile(pattern), problem
-
-    def _deserialize(self, value, attr, data, **kw):
-        if not self.pattern.match(value):
-            raise ValidationError(self.problem.format(value=value))
-        return value
-
-
-class Url(fields.Field):
-    def _deserialize(self, value, attr, data, **kw):
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValidationError(f"must be a URL starting with http:// or https://, got {value!r}")
-        return value.rstrip("/")
-
-
-class ExistingFile(fields.Field):
-    def _deserialize(self, value, attr, data, **kw):
-        if not Path(value).is_file():
-            raise ValidationError(f"file {value} does not exist")
-        return value
-
-
-class Pem(fields.Field):
-    """PEM text, or @/path/to/file.pem (Alipay's keys)."""
-
-    def _deserialize(self, value, attr, data, **kw):
-        if value.startswith("@"):
-            path = Path(value[1:])
-            if not path.is_file():
-                raise ValidationError(f"file {path} does not exist")
-            value = path.read_text()
-        return value.replace("\\n", "\n")
-
-
-class RateLimit(fields.Field):
-    def _deserialize(self, value, attr, data, **kw):
-        from limits import parse_many
-
-        try:
-            parse_many(value)
-        except ValueError:
-            raise ValidationError(f"must be a rate such as '600 per minute', got {value!r}") from None
-        return value
 
 
 def _opt(field_, name, default=None):
@@ -256,6 +167,12 @@ class SettingsSchema(Schema):
     console_session_hours = Whole(1, 24 * 30, data_key="CONSOLE_SESSION_HOURS", load_default=8)
     paper_code_days = Whole(1, 7, data_key="PAPER_CODE_DAYS", load_default=7)
     wechat_allow_plain = Choice(("on", "off", "1", "0"), lower=True, data_key="WECHAT_ALLOW_PLAIN", load_default="off")
+    redis_sentinels = HostPorts(data_key="REDIS_SENTINELS", load_default=())
+    redis_sentinel_master = Pattern(r"^[\w.\-]{1,64}$", "must be the master's name the Sentinels monitor, got {value!r}",
+                                    data_key="REDIS_SENTINEL_MASTER", load_default="healthcode")
+    db_pool_size = Whole(1, 500, data_key="DB_POOL_SIZE", load_default=5)
+    db_max_overflow = Whole(0, 1000, data_key="DB_MAX_OVERFLOW", load_default=10)
+    db_statement_timeout = Whole(0, 3_600_000, data_key="DB_STATEMENT_TIMEOUT", load_default=30_000)
 
     def __init__(self, present: dict):
         super().__init__()
@@ -265,8 +182,13 @@ class SettingsSchema(Schema):
     def _production(self, data, **_):
         if data["env"] == "production":
             for name in PRODUCTION_REQUIRED:
+                if name == "REDIS_URL" and "REDIS_SENTINELS" in self.present:
+                    continue  # the Sentinels name the Redis
                 if name not in self.present:
                     raise ValidationError("is required when APP_ENV=production", name)
+        if data.get("redis_url") and data.get("redis_sentinels"):
+            raise ValidationError("set REDIS_URL or REDIS_SENTINELS, not both", "REDIS_SENTINELS")
+        if data["env"] == "production":
             if data["sms_verification"] == "on" and data["sms_sender"] == "log":
                 raise ValidationError("is required when SMS_VERIFICATION=on in production (log only writes to the "
                                       "log)", "SMS_SENDER")
@@ -304,7 +226,10 @@ class SettingsSchema(Schema):
             lookup_rate_limit=d["lookup_rate_limit"],
             chat_rate_per_min=d["chat_rate_per_min"], push_timeout=d["push_timeout"],
             redis_ca_file=d["redis_ca_file"], wechat_max_skew=d["wechat_max_skew"],
-            console_session_hours=d["console_session_hours"], paper_code_days=d["paper_code_days"])
+            console_session_hours=d["console_session_hours"], paper_code_days=d["paper_code_days"],
+            redis_sentinels=d["redis_sentinels"], redis_sentinel_master=d["redis_sentinel_master"],
+            db_pool_size=d["db_pool_size"], db_max_overflow=d["db_max_overflow"],
+            db_statement_timeout=d["db_statement_timeout"])
 
 
 def _dev_secret(var_dir: Path, filename: str) -> str:

@@ -1,9 +1,17 @@
-"""`python -m workers`: one worker with its scheduler against the configured Redis."""
+"""`python -m workers`: one worker with its scheduler against the configured Redis, or with
+`--processes N` (WORKER_PROCESSES) N of them, each its own process, restarted if one dies.
+SIGTERM or SIGINT stops them all: each finishes its job first (RQ's warm shut-down)."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
 
 from bot.infra.config import ConfigError
+
+RESTART_PAUSE = 1.0  # a worker that keeps dying is not restarted in a tight loop
 
 
 def main(argv=None) -> int:
@@ -11,7 +19,11 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m workers")
     parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
+    parser.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "1") or 1),
+                        help="worker processes to run (default WORKER_PROCESSES, 1)")
     args = parser.parse_args(argv)
+    if args.processes > 1:
+        return supervise(args.processes, args.burst)
     try:
         from workers import runtime
 
@@ -25,6 +37,39 @@ def main(argv=None) -> int:
     worker = OutboxWorker([svc.queue(n) for n in QUEUE_NAMES], connection=svc.redis.client())
     worker.work(with_scheduler=True, burst=args.burst, logging_level=svc.settings.log_level)
     return 0
+
+
+def supervise(count: int, burst: bool) -> int:
+    from bot.infra.process import die_with_parent
+
+    command = [sys.executable, "-m", "workers", "--processes", "1", *(["--burst"] if burst else [])]
+    env = {**os.environ, "WORKER_PROCESSES": "1"}
+    stopping = []
+
+    def stop(signum, _frame):
+        stopping.append(signum)
+        for p in children:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+
+    def start():
+        return subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
+
+    children = [start() for _ in range(count)]
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        for i, p in enumerate(children):
+            code = p.poll()
+            if code is None or stopping:
+                continue
+            if burst or code == 2:  # done, or a setting is wrong: starting again will not help
+                continue
+            time.sleep(RESTART_PAUSE)
+            children[i] = start()
+        if all(p.poll() is not None for p in children) and (stopping or burst or any(p.returncode == 2 for p in children)):
+            return max((p.returncode or 0) for p in children) if not stopping else 0
+        time.sleep(0.2)
 
 
 if __name__ == "__main__":

@@ -95,7 +95,9 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cur.close()
 
 
-def make_engine(url: str, vault: Vault, **kwargs) -> Engine:
+def make_engine(url: str, vault: Vault, statement_timeout: int = 0, **kwargs) -> Engine:
+    """`statement_timeout` (ms, PostgreSQL): a statement running longer is cancelled, so a stuck
+    query cannot hold a connection (and the request or job waiting on it) for ever."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -109,7 +111,10 @@ def make_engine(url: str, vault: Vault, **kwargs) -> Engine:
         kwargs.setdefault("pool_pre_ping", False)
         kwargs.setdefault("pool_size", 5)
         kwargs.setdefault("max_overflow", 10)
-        engine = create_engine(url, connect_args={"connect_timeout": 3}, **kwargs)
+        connect = {"connect_timeout": 3}
+        if statement_timeout:
+            connect["options"] = f"-c statement_timeout={int(statement_timeout)}"
+        engine = create_engine(url, connect_args=connect, **kwargs)
     engine.dialect.pii_vault = vault
     if CHECK_PIPELINES:
         event.listen(engine, "before_cursor_execute", _blind_inserts_only)
