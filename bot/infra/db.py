@@ -112,8 +112,12 @@ def make_engine(url: str, vault: Vault, statement_timeout: int = 0, **kwargs) ->
         kwargs.setdefault("pool_size", 5)
         kwargs.setdefault("max_overflow", 10)
         connect = {"connect_timeout": 3}
-        if statement_timeout:
-            connect["options"] = f"-c statement_timeout={int(statement_timeout)}"
+        if statement_timeout:  # beside any options the URL carries (they would be replaced, not merged)
+            from sqlalchemy.engine import make_url
+
+            given = make_url(url).query.get("options", "")
+            given = given if isinstance(given, str) else " ".join(given)
+            connect["options"] = f"{given} -c statement_timeout={int(statement_timeout)}".strip()
         engine = create_engine(url, connect_args=connect, **kwargs)
     engine.dialect.pii_vault = vault
     if CHECK_PIPELINES:
