@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev test bench clean cjk-font wrk
+.PHONY: dev test bench cluster-test clean cjk-font wrk
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -42,6 +42,11 @@ test: $(VENV)/.dev cjk-font
 
 bench: $(VENV)/.dev cjk-font wrk
 	$(PY) -m bench
+
+# Several nodes as real processes, parts killed under load (bench/cluster.py): needs Debian
+# redis-server, haproxy and wrk, and PostgreSQL (CLUSTER_PG_URL, default the local server).
+cluster-test: $(VENV)/.dev cjk-font wrk
+	timeout 600 $(PY) -m bench.cluster
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

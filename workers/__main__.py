@@ -31,12 +31,31 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"healthcode: {exc}", file=sys.stderr)
         return 2
+    return work(svc, args.burst)
+
+
+def work(svc, burst: bool) -> int:
+    """RQ's worker quits when Redis goes away in the middle of a job (a failover): it is made
+    again and works on, in the same process, once Redis answers (the job's outbox row is run
+    again by the sweep). A stop asked for by a signal, or a burst's end, ends it."""
+    import logging
+
+    from redis.exceptions import ConnectionError as RedisDown
+    from redis.exceptions import TimeoutError as RedisSlow
+
     from bot.services import QUEUE_NAMES
     from workers.worker import OutboxWorker
 
-    worker = OutboxWorker([svc.queue(n) for n in QUEUE_NAMES], connection=svc.redis.client())
-    worker.work(with_scheduler=True, burst=args.burst, logging_level=svc.settings.log_level)
-    return 0
+    log = logging.getLogger("workers")
+    while True:
+        worker = OutboxWorker([svc.queue(n) for n in QUEUE_NAMES], connection=svc.redis.client())
+        try:
+            worker.work(with_scheduler=True, burst=burst, logging_level=svc.settings.log_level)
+        except (RedisDown, RedisSlow) as exc:  # its clean-up could not reach Redis either
+            log.warning("worker stopped: Redis unreachable (%s); starting again", exc.__class__.__name__)
+        if worker._stop_requested or burst:
+            return 0
+        time.sleep(RESTART_PAUSE)
 
 
 def supervise(count: int, burst: bool) -> int:
