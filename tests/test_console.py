@@ -48,6 +48,8 @@ def test_a_disabled_account_is_out_at_once(client, services):
 def test_reviewer_decides_an_appeal_in_the_browser_and_the_citizen_sees_it(live, browser):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+
+    from tests.support.browser import page_text
     from selenium.webdriver.support.ui import WebDriverWait
 
     from tests.support.workers import burst
@@ -87,7 +89,7 @@ def test_reviewer_decides_an_appeal_in_the_browser_and_the_citizen_sees_it(live,
     browser.find_element(By.CSS_SELECTOR, "#colour option[value=green]").click()
     browser.find_element(By.ID, "reply").send_keys("经核实核酸检测阴性，已更正为绿码。")
     browser.find_element(By.ID, "submit").click()
-    wait.until(lambda d: "已办结" in d.find_element(By.TAG_NAME, "main").text)
+    wait.until(lambda d: "结果已推送给申诉人" in page_text(d))
     with svc.db.session() as s:
         a = s.scalar(select(Appeal).where(Appeal.number == number))
         assert (a.status, a.outcome, a.decided_colour) == ("decided", "corrected", "green")

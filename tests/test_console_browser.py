@@ -13,7 +13,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from bot.domain.models import Appeal
-from tests.support.browser import DESKTOP, loaded, shot
+from tests.support.browser import DESKTOP, loaded, page_text, shot
 from tests.support.chat import CLEAN, REGISTRATION, YELLOW, Chat, id_card
 from tests.support.images import picture
 from tests.support.staff import staff_token
@@ -79,7 +79,7 @@ def test_appeal_detail_audit_log_and_stats(live, browser):
     # hand it over to the other reviewer
     browser.find_element(By.XPATH, "//select[@id='handover-to']/option[contains(., '审核员乙')]").click()
     browser.find_element(By.ID, "handover-submit").click()
-    wait.until(lambda d: "已转交" in d.find_element(By.TAG_NAME, "main").text)
+    wait.until(lambda d: "已转交" in page_text(d))
     with svc.db.session() as s:
         from bot.domain.models import Staff
 

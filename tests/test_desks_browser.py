@@ -12,7 +12,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.browser import DESKTOP, shot
+from tests.support.browser import DESKTOP, page_text, shot
 from tests.support.chat import CLEAN, id_card
 from tests.support.people import person_with_code
 from tests.support.staff import staff_token
@@ -118,7 +118,7 @@ def test_a_hotline_appeal_decided_reaches_the_caller_by_sms(live, browser):
     browser.find_element(By.ID, "upheld").click()
     _type(browser, "reply", "检测结果尚未回传，回传后将自动更新")
     browser.find_element(By.ID, "submit").click()
-    wait.until(lambda d: "已办结" in d.execute_script("return document.body ? document.body.innerText : ''"))
+    wait.until(lambda d: "结果已推送给申诉人" in page_text(d))
     burst(svc)                                     # the workers send the SMS
     browser.get(f"{base}/dev/sms")
     messages = browser.find_element(By.ID, "messages").text

@@ -79,6 +79,8 @@ def test_a_declared_home_observation_turns_green_at_its_end_through_a_real_worke
 def test_a_positive_lab_upload_is_red_pushed_and_alerted(live, browser):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+
+    from tests.support.browser import page_text
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, app, svc, stub = live
@@ -123,7 +125,7 @@ def test_a_positive_lab_upload_is_red_pushed_and_alerted(live, browser):
     row.find_element(By.NAME, "void").click()
     row.find_element(By.NAME, "reason").send_keys("样本混采复核为阴性，原结果作废")
     row.find_element(By.CSS_SELECTOR, "button").click()
-    wait.until(lambda d: "已处理" in d.find_element(By.TAG_NAME, "main").text)
+    wait.until(lambda d: "已按规则重新赋码" in page_text(d))
     with svc.db.session() as s:
         alert = s.get(Alert, alert_id)
         assert (alert.status, alert.resolution) == ("resolved", "voided")

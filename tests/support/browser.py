@@ -18,3 +18,9 @@ def shot(browser, name: str) -> Path:
 def loaded(browser, element) -> bool:
     """An image that really loaded (naturalWidth > 0)."""
     return bool(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", element))
+
+
+def page_text(browser) -> str:
+    """The page's text read in one script call: a wait that polls it across a navigation never
+    holds an element the new page has replaced (StaleElementReference)."""
+    return browser.execute_script("return document.body ? document.body.innerText : ''") or ""
