@@ -39,6 +39,10 @@ TOKEN, APPID = "clustertoken", "wxcluster0000001"
 
 
 def app_env(db_url: str, redis: Redis, stub_url: str, public: str) -> dict:
+    """Production settings, with short leases so a killed worker's share is taken over within
+    the test. NOTICE_LEASE stays well above the longest a delivery mark can wait on a failover
+    (a few seconds): a lease that lapsed while its run was still sending would let a second
+    worker send again what the lost primary had marked as sent."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_", "WECHAT_", "TEST_"))}
     env.update({
         "APP_ENV": "production", "DATABASE_URL": db_url, "REDIS_SENTINELS": redis.sentinel_list,
@@ -46,7 +50,7 @@ def app_env(db_url: str, redis: Redis, stub_url: str, public: str) -> dict:
         "PII_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), "PUBLIC_BASE_URL": public,
         "WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APPID, "WECHAT_SECRET": "cluster-secret",
         "WECHAT_API_BASE": stub_url, "LOG_LEVEL": "WARNING", "CHAT_RATE_PER_MIN": "100000",
-        "OUTBOX_SWEEP_INTERVAL": "1", "OUTBOX_LEASE": "5", "NOTICE_LEASE": "5", "WEB_CONCURRENCY": "2",
+        "OUTBOX_SWEEP_INTERVAL": "1", "OUTBOX_LEASE": "10", "NOTICE_LEASE": "20", "WEB_CONCURRENCY": "2",
         "ACCESS_LOG": "", "PUSH_TIMEOUT": "5"})
     return env
 
