@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.cluster_parts import Processes, Redis, database, free_port, wait_http
+from bench.cluster_parts import Processes, Redis, database, free_port, sizes, wait_http
 from bot.infra.config import ROOT
 
 VAR = ROOT / "var" / "cluster"
@@ -133,6 +133,11 @@ def main() -> int:
             time.sleep(PHASE)
             busy = load.busy_times()
             after = [t for t in busy if t >= killed]
+            # the first answer the promoted replica gave after some "busy" ones, and the last
+            # "busy" (a conversation whose message was in hand at the kill: its lock, replicated
+            # before the primary died, holds until it expires)
+            recovered = load.first_answer_after(max(after[0] if after else killed, promoted or killed))
+            figures["chat_recovered_s"] = round(recovered - killed, 2) if recovered else None
             figures["failover_s"] = round(max(after) - killed, 2) if after else 0.0
             figures["answered_busy"] = len(after)
             checks["failover_under_15_s"] = promoted is not None and figures["failover_s"] < FAILOVER_LIMIT
@@ -156,6 +161,7 @@ def main() -> int:
             checks["declarations_lost_0"] = figures["declarations_lost"] == 0 and figures["declarations_confirmed"] > 0
             checks["notices_exactly_once"] = figures["notices_doubled"] == 0 and figures["notices_lost"] == 0
             figures["machine_us_per_message"] = procs.cpu_us_per(load.answered)
+            figures.update(sizes(db_url, redis.master_port()))
     except Exception as exc:
         figures["error"] = f"{type(exc).__name__}: {exc}"
         checks["ran"] = False

@@ -43,6 +43,7 @@ class Load:
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.busy: list[float] = []
+        self.ok: list[float] = []    # when each answer that was not "busy" came
         self.failed = self.answered = self.empty = 0
         self.reasons: dict[str, int] = {}
         self.threads: list[threading.Thread] = []
@@ -64,6 +65,10 @@ class Load:
     def busy_times(self) -> list[float]:
         with self.lock:
             return list(self.busy)
+
+    def first_answer_after(self, moment: float) -> float | None:
+        with self.lock:
+            return next((t for t in self.ok if t > moment), None)
 
     def failed_requests(self) -> int:
         with self.lock:
@@ -111,6 +116,7 @@ class Load:
                 else:
                     self.answered += 1
                     self.empty += reply == ""
+                    self.ok.append(time.monotonic())
             if reply is None or BUSY in reply:
                 time.sleep(0.3)
                 continue  # the same message again

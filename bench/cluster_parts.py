@@ -185,3 +185,29 @@ def database() -> str:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+def sizes(db_url: str, redis_port: int | None) -> dict:
+    """What a person and a conversation cost in storage, from what the run left behind: bytes
+    per row of the main tables (PostgreSQL, tables with their indexes and TOAST), and bytes
+    per key of a conversation's Redis keys (MEMORY USAGE, a sample)."""
+    import psycopg
+    import redis
+
+    out: dict = {}
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        for table in ("people", "channel_identities", "codes", "code_history", "declarations", "notices",
+                      "audit_log"):
+            # a few rows fill whole 8 KB pages: the row's own size (tuple, its header and line
+            # pointer) and about 40 bytes per index entry say more than the table's size
+            row = conn.execute(f"SELECT avg(pg_column_size(t.*)) FROM {table} t").fetchone()[0]
+            indexes = conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s", (table,)).fetchone()[0]
+            out[f"pg_bytes_per_{table}_row"] = round(float(row) + 28 + 40 * indexes) if row else None
+    if redis_port is not None:
+        r = redis.Redis(port=redis_port)
+        for kind in ("state", "last", "seen"):
+            keys = [k for _, k in zip(range(300), r.scan_iter(match=f"chat:{kind}:*", count=1000))]
+            used = [r.memory_usage(k) or 0 for k in keys]
+            out[f"redis_bytes_per_{kind}_key"] = round(sum(used) / len(used)) if used else None
+    return out

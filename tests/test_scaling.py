@@ -8,11 +8,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
-from bot.infra.config import ConfigError
+from bot.infra.config import ROOT, ConfigError
 from bot.settings import load_settings
 from tests.support.chat import CLEAN, REGISTRATION, Chat
 
@@ -142,3 +143,47 @@ def test_the_chat_rides_out_a_failover_with_no_restart(make_app, tmp_path):
         assert took < 15
     finally:
         group.stop()
+
+
+def test_worker_processes_run_their_jobs_and_stop_together(env, services, tmp_path):
+    """python -m workers --processes 2: two workers, each its own process, doing the outbox's
+    jobs; a SIGTERM to the launcher stops both (and a worker killed outright is started again)."""
+    import psutil
+
+    from bot.infra import outbox
+    from tests.support.workers import group_alive, wait_for
+
+    proc = subprocess.Popen([sys.executable, "-m", "workers", "--processes", "2"], cwd=ROOT,
+                            env={**env, "LOG_LEVEL": "INFO"}, stdout=subprocess.DEVNULL,
+                            stderr=open(tmp_path / "workers.log", "ab"), start_new_session=True)
+    try:
+        def workers():
+            alive = []
+            for p in psutil.Process(proc.pid).children():
+                try:
+                    if p.status() != psutil.STATUS_ZOMBIE and "workers" in " ".join(p.cmdline()):
+                        alive.append(p)
+                except psutil.Error:  # gone (or a zombie) between the listing and the look
+                    pass
+            return alive
+
+        assert wait_for(lambda: len(workers()) == 2, 30)
+        first = {p.pid for p in workers()}
+        with services.db.session() as s:
+            outbox.add(s, "ledger.record", {"mark": "scaling-mark"})
+        from bot.infra.outbox import EffectLedger
+
+        def recorded():
+            with services.db.session() as s:
+                return s.get(EffectLedger, "scaling-mark") is not None
+
+        assert wait_for(recorded, 30)
+        victim = next(iter(first))
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for(lambda: len(workers()) == 2 and victim not in {p.pid for p in workers()}, 30)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        assert wait_for(lambda: not group_alive(proc.pid), 15)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

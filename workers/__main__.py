@@ -53,7 +53,8 @@ def work(svc, burst: bool) -> int:
             worker.work(with_scheduler=True, burst=burst, logging_level=svc.settings.log_level)
         except (RedisDown, RedisSlow) as exc:  # its clean-up could not reach Redis either
             log.warning("worker stopped: Redis unreachable (%s); starting again", exc.__class__.__name__)
-        if worker._stop_requested or burst:
+        asked = worker._stop_requested or getattr(worker, "_shutdown_requested_date", None)  # a signal
+        if asked or burst:
             return 0
         time.sleep(RESTART_PAUSE)
 
