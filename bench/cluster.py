@@ -120,7 +120,7 @@ def main() -> int:
             from bench.cluster_load import Load, throughput
 
             base = f"http://127.0.0.1:{front}"
-            figures.update(throughput(base, admin, procs))
+            figures.update(throughput(base, admin, procs, TOKEN, APPID, VAR))
             load = Load(base, TOKEN, APPID, USERS)
             load.start()
             time.sleep(PHASE)

@@ -131,29 +131,27 @@ class Load:
         conn.close()
 
 
-def throughput(base: str, admin, procs) -> dict:
+def throughput(base: str, admin, procs, token: str, appid: str, var) -> dict:
     """Requests/s through HAProxy with web2 taken out (one node) and with both, for a menu
     request from many users (wrk, 32 connections, 6 s each)."""
     if not shutil.which("wrk"):
         return {"rps_1_web_node": None, "rps_2_web_nodes": None}
-    from bench.cluster import APPID, TOKEN, VAR
-
-    sim = WeChatSimulator(None, {"token": TOKEN, "appid": APPID, "encoding_aes_key": None})
+    sim = WeChatSimulator(None, {"token": token, "appid": appid, "encoding_aes_key": None})
     lines = [[], []]
     for i in range(20000):
         xml = sim.xml(f"rps-{i}", "text", {"Content": "菜单"})
         timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
-        lines[i % 2].append(f"/wechat?signature={_sign(TOKEN, timestamp, nonce)}&timestamp={timestamp}&nonce={nonce}"
+        lines[i % 2].append(f"/wechat?signature={_sign(token, timestamp, nonce)}&timestamp={timestamp}&nonce={nonce}"
                             f"\t{xml}")
     for t, rows in enumerate(lines):
-        (VAR / f"rps_{t}.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        (var / f"rps_{t}.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
     out = {}
     for nodes, command in ((1, "disable server web/web2"), (2, "enable server web/web2")):
         _admin(admin, command)
         time.sleep(1.5)
         run = subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", "6s", "--timeout", "10s", "-s",
                               str(ROOT / "bench" / "wrk.lua"), base], capture_output=True, text=True, check=True,
-                             env={**os.environ, "BENCH_REQUESTS": str(VAR / "rps")})
+                             env={**os.environ, "BENCH_REQUESTS": str(var / "rps")})
         result = json.loads(next(l for l in run.stdout.splitlines() if l.startswith("BENCH "))[6:])
         out[f"rps_{nodes}_web_node{'s' if nodes > 1 else ''}"] = round(result["requests"] / result["seconds"])
         out[f"rps_{nodes}_p99_ms"] = round(result["p99_ms"], 1)
