@@ -123,3 +123,39 @@ def test_the_gunicorn_config_loads_and_scales_with_the_cores(monkeypatch):
 def test_haproxy_accepts_its_configuration():
     out = subprocess.run(["haproxy", "-c", "-f", str(DEPLOY / "haproxy.cfg")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_access_log_is_json_with_tokens_redacted(capsys):
+    """gunicorn's access line for a code page link and a signed webhook: JSON, the token and the
+    signature gone, the ID number in a query masked."""
+    import datetime as dt
+    import json
+    import logging
+
+    from gunicorn.config import Config
+
+    from bot.infra.access_log import JsonAccessLogger
+
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    logger = JsonAccessLogger(cfg)
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger.access_log.handlers = [handler]
+
+    class Resp:
+        status = "200 OK"
+        sent = 1234
+        headers = [("X-Request-ID", "abc123")]
+
+    for path, query in (("/codes/v1.SECRETTOKEN123", ""), ("/wechat", "signature=deadbeef&timestamp=1&nonce=2"),
+                        ("/api/v1/people", "id_number=110101199003077578")):
+        logger.access(Resp(), None, {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+                                     "REMOTE_ADDR": "10.0.0.9"}, dt.timedelta(milliseconds=12.5))
+    entries = [json.loads(line) for line in lines]
+    assert [e["status"] for e in entries] == [200, 200, 200] and entries[0]["request_id"] == "abc123"
+    assert entries[0]["ms"] == 12.5 and entries[0]["logger"] == "gunicorn.access"
+    text = "\n".join(lines)
+    assert "SECRETTOKEN123" not in text and "deadbeef" not in text and "110101199003077578" not in text
+    assert "/codes/[redacted]" in text and "signature=[redacted]" in text

@@ -98,3 +98,34 @@ def test_sqlite_never_reuses_an_id(services):
         first = conn.execute(insert, {"h": "a", "now": now}).lastrowid
         conn.execute(text("DELETE FROM people WHERE id = :id"), {"id": first})
         assert conn.execute(insert, {"h": "b", "now": now}).lastrowid > first
+
+
+def test_migrations_from_0012_only_add():
+    """README, Deploying: the code of the release before keeps serving while a migration runs,
+    so from 0012 on an upgrade only adds. No table or column is dropped or renamed, and a
+    column added NOT NULL carries a server default."""
+    import ast
+    import re
+    from pathlib import Path
+
+    versions = Path(migrate.__file__).parent / "migrations" / "versions"
+    checked = 0
+    for path in sorted(versions.glob("*.py")):
+        number = re.match(r"(\d{4})_", path.name)
+        if not number or int(number.group(1)) < 12:
+            continue
+        tree = ast.parse(path.read_text())
+        upgrade = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "upgrade")
+        for call in (n for n in ast.walk(upgrade) if isinstance(n, ast.Call)):
+            name = getattr(call.func, "attr", "")
+            assert name not in ("drop_column", "drop_table", "rename_table", "drop_constraint"), (path.name, name)
+            if name == "alter_column":
+                assert not any(k.arg in ("new_column_name", "type_") for k in call.keywords), path.name
+                assert not any(k.arg == "nullable" and getattr(k.value, "value", None) is False
+                               for k in call.keywords), path.name
+            if name == "Column":
+                keywords = {k.arg: k.value for k in call.keywords}
+                if getattr(keywords.get("nullable"), "value", True) is False:
+                    assert "server_default" in keywords, (path.name, ast.unparse(call))
+        checked += 1
+    assert checked >= 1
