@@ -20,14 +20,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import secrets
+import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
-from bench.cluster_parts import Processes, Redis, database, free_port, sizes, wait_http
+from bench.cluster_parts import Processes, Redis, database, drop_database, free_port, sizes, wait_http
 from bot.infra.config import ROOT
 
 VAR = ROOT / "var" / "cluster"
@@ -86,17 +85,23 @@ backend web
 """)
 
 
+def _interrupted(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")  # `timeout` stops the test: clean up all the same
+
+
 def main() -> int:
+    import signal
+
     from bot.devtools.platform_stub import PlatformStub
 
-    import shutil
-
+    signal.signal(signal.SIGTERM, _interrupted)
     shutil.rmtree(VAR, ignore_errors=True)
     VAR.mkdir(parents=True)
     started = time.monotonic()
     figures: dict = {"users": USERS}
     checks: dict[str, bool] = {}
     procs = Processes(VAR / "logs")
+    db_url = None
     try:
         with PlatformStub() as stub:
             redis = Redis(procs, VAR / "redis").start()
@@ -167,6 +172,11 @@ def main() -> int:
         checks["ran"] = False
     finally:
         procs.stop_all()
+        if db_url:
+            try:
+                drop_database(db_url)
+            except Exception as exc:  # the figures matter more than the clean-up
+                print(f"the cluster database was not dropped: {exc}", file=sys.stderr)
     figures["seconds"] = round(time.monotonic() - started, 1)
     figures["checks"] = checks
     (ROOT / "var").mkdir(exist_ok=True)

@@ -48,7 +48,11 @@ class Processes:
 
     def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        from bot.infra.process import die_with_parent
+
+        # a group of its own (killing a node kills all of it), told to stop if this test dies
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent)
         self.procs[name] = proc
         return proc
 
@@ -175,16 +179,25 @@ class Redis:
         return None
 
 
+SERVER = os.environ.get("CLUSTER_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
 def database() -> str:
-    """A database of its own on CLUSTER_PG_URL or the CI's server, made afresh."""
+    """A database of its own on CLUSTER_PG_URL or the CI's server (two runs at once do not meet)."""
     import psycopg
 
-    server = os.environ.get("CLUSTER_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    name = "healthcode_cluster"
-    with psycopg.connect(server, autocommit=True, connect_timeout=3) as conn:
+    name = f"healthcode_cluster_{os.getpid()}"
+    with psycopg.connect(SERVER, autocommit=True, connect_timeout=3) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
-    return server.rsplit("/", 1)[0] + "/" + name
+    return SERVER.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(SERVER, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
 def sizes(db_url: str, redis_port: int | None) -> dict:
