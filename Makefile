@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev test bench cluster-test clean cjk-font wrk
+.PHONY: dev test bench cluster-test translations clean cjk-font wrk
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -47,6 +47,12 @@ bench: $(VENV)/.dev cjk-font wrk
 # redis-server, haproxy and wrk, and PostgreSQL (CLUSTER_PG_URL, default the local server).
 cluster-test: $(VENV)/.dev cjk-font wrk
 	timeout 600 $(PY) -m bench.cluster
+
+# The chat's sentences extracted from the templates (babel.cfg) and merged into each catalog;
+# tests/test_i18n.py then names any sentence still without its English form.
+translations: $(VENV)/.dev
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-location -w 100
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -3,10 +3,18 @@
 `say("declare.ask_name", name=...)` calls macro ask_name of templates/chat/declare.txt with one
 argument `v`, the keyword arguments as a dict. Missing values fail loudly (StrictUndefined),
 and the tests render every macro.
+
+Languages (issue 20, 国际版): a sentence marked `{{ _("…") }}` in a template is looked up in
+the gettext catalog of the language in hand (`language`, a context variable the chat sets per
+message; zh-CN, the source language, needs none). The catalogs are the ecosystem's standard
+`.po` files under translations/<lang>/LC_MESSAGES/messages.po, extracted from the templates with
+Babel (babel.cfg; `make translations`), read and compiled in memory at first use.
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import io
 import json
 from functools import lru_cache
 
@@ -17,24 +25,55 @@ from bot.infra.db import SHANGHAI
 from bot.infra.masking import mask_id_number, mask_name, mask_phone
 
 TEMPLATES = ROOT / "templates" / "chat"
+CATALOGS = ROOT / "translations"
+SOURCE_LANGUAGE = "zh"
+LANGUAGES = (SOURCE_LANGUAGE, "en")
+# the template files whose every sentence is marked for translation so far (issue 20 marks the
+# rest; until then the English chat stays off)
+TRANSLATED = ("common", "menu")
+language: contextvars.ContextVar[str] = contextvars.ContextVar("language", default=SOURCE_LANGUAGE)
 FORMATS = json.loads((ROOT / "config" / "formats.json").read_text(encoding="utf-8"))
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def format_value(value) -> str:
-    """Dates and instants as users read them (config/formats.json), Asia/Shanghai."""
+    """Dates and instants as users read them (config/formats.json, in the language in hand),
+    Asia/Shanghai."""
+    formats = FORMATS.get(language.get(), FORMATS)
     if isinstance(value, dt.datetime):
         local = value.astimezone(SHANGHAI)
-        return FORMATS["datetime"].format(year=local.year, month=local.month, day=local.day, hour=local.hour,
-                                          minute=local.minute)
+        return formats["datetime"].format(year=local.year, month=local.month, day=local.day, hour=local.hour,
+                                          minute=local.minute, mon=MONTHS[local.month - 1])
     if isinstance(value, dt.date):
-        return FORMATS["date"].format(year=value.year, month=value.month, day=value.day)
+        return formats["date"].format(year=value.year, month=value.month, day=value.day, mon=MONTHS[value.month - 1])
     return "" if value is None else str(value)
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+def translations(lang: str):
+    """The language's catalog as gettext translations (the source language: none needed)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import NullTranslations, Translations
+
+    path = CATALOGS / lang / "LC_MESSAGES" / "messages.po"
+    if lang == SOURCE_LANGUAGE or not path.exists():
+        return NullTranslations()
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(fp=compiled)
+
+
+@lru_cache(maxsize=None)
+def environment(lang: str = SOURCE_LANGUAGE) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, trim_blocks=True,
-                      lstrip_blocks=True, autoescape=False, keep_trailing_newline=False)
+                      lstrip_blocks=True, autoescape=False, keep_trailing_newline=False,
+                      extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(translations(lang), newstyle=True)
     env.filters["date"] = format_date
     env.filters["datetime"] = format_datetime
     # a flow may hand over what was typed: the sentence shows it masked
@@ -43,16 +82,17 @@ def environment() -> Environment:
 
 
 @lru_cache(maxsize=None)
-def _macro(key: str):
+def _macro(key: str, lang: str = SOURCE_LANGUAGE):
     module, _, name = key.partition(".")
-    macro = getattr(environment().get_template(module + ".txt").module, name, None)
+    macro = getattr(environment(lang).get_template(module + ".txt").module, name, None)
     if macro is None:
         raise KeyError(f"no message {key!r} in templates/chat/{module}.txt")
     return macro
 
 
 def say(key: str, **values) -> str:
-    return str(_macro(key)(values)).strip()
+    """The sentence in the language in hand (`language`)."""
+    return str(_macro(key, language.get())(values)).strip()
 
 
 def keys(module: str) -> list[str]:
