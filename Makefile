@@ -52,7 +52,7 @@ cluster-test: $(VENV)/.dev cjk-font wrk
 # tests/test_i18n.py then names any sentence still without its English form.
 translations: $(VENV)/.dev
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o translations/messages.pot .
-	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-location -w 100
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete -w 100
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -54,7 +54,8 @@ def test_the_translated_files_have_no_unmarked_chinese():
 @pytest.mark.parametrize("module", texts.TRANSLATED)
 def test_the_translated_files_say_everything_in_english(module):
     sample = {"kind": "voice", "items": [{"number": 1, "name": "declare"}, {"number": 0, "name": "faq"}],
-              "code": {"colour": "yellow", "name_masked": "J*** S***", "since": "2026-11-30T14:05:00+08:00"}}
+              "code": {"colour": "yellow", "name_masked": "J*** S***", "since": "2026-11-30T14:05:00+08:00"},
+              "max": 100, "n": 4, "length": 10, "days": 14, "earliest": "2026-11-16", "min": 5, "lo": 1, "hi": 9}
     token = texts.language.set("en")
     try:
         for key in texts.keys(module):
