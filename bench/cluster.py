@@ -115,7 +115,8 @@ def main() -> int:
                             {**env, "BIND": f"127.0.0.1:{port}", "VAR_DIR": str(VAR / f"web{i}"),
                              "PROMETHEUS_MULTIPROC_DIR": str(_dir(VAR / f"web{i}" / "prom"))})
             for i in (1, 2):
-                procs.start(f"worker{i}", [sys.executable, "-m", "workers"], {**env, "VAR_DIR": str(VAR / f"worker{i}")})
+                procs.start(f"worker{i}", [sys.executable, "-m", "workers"],
+                            {**env, "VAR_DIR": str(VAR / f"worker{i}")})
             for port in webs:
                 wait_http(f"http://127.0.0.1:{port}/healthz", 60)
             admin = VAR / "haproxy.sock"
@@ -218,8 +219,11 @@ def _final(db_url: str, stub, timeout: float) -> dict:
         received[m.get("touser", "")] = received.get(m.get("touser", ""), 0) + 1
     lost = sum(max(0, n - stored.get(u, 0)) for u, n in CONFIRMED.items())
     users = set(received) | set(delivered)
-    odd = {u: {"received": [{k: m.get(k) for k in ("seq", "at", "api", "msgtype")} | {"text": str(m.get("text", ""))[:80]}
-                            for m in stub.state.messages if m.get("touser") == u], "delivered": delivered.get(u, 0)}
+    def seen(m: dict) -> dict:
+        return {**{k: m.get(k) for k in ("seq", "at", "api", "msgtype")}, "text": str(m.get("text", ""))[:80]}
+
+    odd = {u: {"received": [seen(m) for m in stub.state.messages if m.get("touser") == u],
+               "delivered": delivered.get(u, 0)}
            for u in users if received.get(u, 0) != delivered.get(u, 0)}
     if odd:  # what to look at when the counts differ
         (VAR / "mismatched.json").write_text(json.dumps(odd, indent=1, ensure_ascii=False, default=str))

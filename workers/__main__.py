@@ -87,7 +87,8 @@ def supervise(count: int, burst: bool) -> int:
                 continue
             time.sleep(RESTART_PAUSE)
             children[i] = start()
-        if all(p.poll() is not None for p in children) and (stopping or burst or any(p.returncode == 2 for p in children)):
+        settled = stopping or burst or any(p.returncode == 2 for p in children)
+        if all(p.poll() is not None for p in children) and settled:
             return max((p.returncode or 0) for p in children) if not stopping else 0
         time.sleep(0.2)
 

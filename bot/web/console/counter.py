@@ -17,6 +17,7 @@ import time
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from bot.chat.conversation.answers import Phone
+from bot.chat.counter import CounterDesk
 from bot.chat.conversation.text import CONTROL
 from bot.domain import accounts, counter as counter_rules, paper as paper_rules
 from bot.domain.code_views import look_up_for
@@ -49,9 +50,7 @@ def _served(person_id: int) -> Person:
     return person
 
 
-def _desk():
-    from bot.chat.counter import CounterDesk
-
+def _desk() -> CounterDesk:
     ext = current_app.extensions
     if "counter_desk" not in ext:
         ext["counter_desk"] = CounterDesk(services())
@@ -68,8 +67,8 @@ def counter():
             s = db.session()
             try:
                 person, outcome = counter_rules.serve(
-                    s, services().vault, g.staff, **answers, id_type=id_type_of(form), documents_checked=form.get("documents_checked") == "1",
-                    consent=form.get("consent") == "1")
+                    s, services().vault, g.staff, **answers, id_type=id_type_of(form),
+                    documents_checked=form.get("documents_checked") == "1", consent=form.get("consent") == "1")
                 s.commit()
                 _grant(person.id)
                 flash(say("console.served", outcome=outcome))
