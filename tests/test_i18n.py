@@ -55,7 +55,11 @@ def test_the_translated_files_have_no_unmarked_chinese():
 def test_the_translated_files_say_everything_in_english(module):
     sample = {"kind": "voice", "items": [{"number": 1, "name": "declare"}, {"number": 0, "name": "faq"}],
               "code": {"colour": "yellow", "name_masked": "J*** S***", "since": "2026-11-30T14:05:00+08:00"},
-              "max": 100, "n": 4, "length": 10, "days": 14, "earliest": "2026-11-16", "min": 5, "lo": 1, "hi": 9}
+              "max": 100, "n": 4, "length": 10, "days": 14, "earliest": "2026-11-16", "min": 5, "lo": 1, "hi": 9,
+              "entries": [{"number": 1, "q": "Why is my code yellow?"}], "closest": [{"number": 1, "q": "Why?"}],
+              "q": "Why is my code yellow?", "a": "Because.", "colour": "green", "tail": "1234", "name": "J*** S***",
+              "at": __import__("datetime").datetime(2026, 11, 30, 14, 5), "until": __import__("datetime").datetime(2026, 11, 30, 18, 0),
+              "minutes": 5, "number": "SS20261130000001", "outcome": "corrected", "reply": "Checked."}
     token = texts.language.set("en")
     try:
         for key in texts.keys(module):
