@@ -26,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.cluster_parts import Processes, Redis, database, drop_database, free_port, sizes, wait_http
+from bench.cluster_parts import Processes, Redis, database, drop_database, sizes, wait_http
+from bench.webhook import free_port
 from bot.infra.config import ROOT
 
 VAR = ROOT / "var" / "cluster"

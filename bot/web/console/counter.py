@@ -50,6 +50,11 @@ def _served(person_id: int) -> Person:
     return person
 
 
+def _served_code(person_id: int) -> tuple[Person, Code | None]:
+    person = _served(person_id)
+    return person, db.session().get(Code, person.id)
+
+
 def _desk() -> CounterDesk:
     ext = current_app.extensions
     if "counter_desk" not in ext:
@@ -83,8 +88,7 @@ def counter():
 @page("counter")
 def counter_person(person_id):
     s = db.session()
-    person = _served(person_id)
-    code = s.get(Code, person.id)
+    person, code = _served_code(person_id)
     papers = paper_rules.outstanding(s, [person.id])
     view = {"id": person.id, "name_masked": mask_name(person.name), "id_masked": mask_id_number(person.id_number),
             "tail": id_tail(person.id_number), "phone_masked": mask_phone(person.phone) if person.phone else None,
@@ -117,8 +121,7 @@ def counter_declare(person_id):
 @page("counter")
 def counter_paper(person_id):
     s = db.session()
-    person = _served(person_id)
-    code = s.get(Code, person.id)
+    person, code = _served_code(person_id)
     if code is None:
         flash(say("console.no_code_yet"), "error")
         return redirect(url_for("console.counter_person", person_id=person.id))
