@@ -10,7 +10,7 @@ from bot.infra.texts import TEMPLATES, keys, say
 from bot.chat.faq import entries
 from handlers.faq import find as find_in
 
-SAMPLE = dict(
+SAMPLE = dict(verdict="expired",
     kind="image", n=4, max=100, length=12, days=21, earliest="2026-11-02", minutes=5, code={"colour": "yellow",
     "name_masked": "张*", "since": "2026-11-20T08:00:00+00:00"}, items=[{"number": 1, "name": "declare"},
     {"number": 0, "name": "faq"}], entries=[], q="问", a="答", colour="yellow", reason="自述有症状",

@@ -15,8 +15,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-VERDICTS = {"valid": "有效", "expired": "已过期", "not_yet_valid": "尚未生效", "bad_signature": "签名无效",
-            "unknown_key": "未知密钥", "invalid": "不是健康码"}
+from bot.infra.texts import say
+
 
 
 @click.group("keys", cls=AppGroup, help="The keys that sign the offline-verifiable QR codes.")
@@ -80,7 +80,7 @@ def verify_command(code, keys_source):
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot read the keys from {source}: {exc}")
     result = signing.verify(tokens.token_from_scan(_text_of(code)), keys, time.time())
-    click.echo(f"{result.verdict} ({VERDICTS[result.verdict]})")
+    click.echo(f"{result.verdict} ({say('words.verdict', verdict=result.verdict)})")
     if result.claim is not None:
         c = result.claim
         click.echo(json.dumps({"public_id": c.public_id, "colour": c.colour, "version": c.version,

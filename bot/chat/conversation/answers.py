@@ -171,11 +171,15 @@ def relative_day(text: str, today: dt.date, future: bool = False) -> dt.date | N
     return today - dt.timedelta(days=back)
 
 
-DATE_PATTERNS = (
-    re.compile(r"(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"),
-    re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
-    re.compile(r"(?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"),
-)
+def _date_patterns() -> tuple:
+    """2026-11-20, 2026/11/20, 20261120, 11-20, and the same with the date marks of config/chat.json."""
+    y, m, d = (re.escape(words()["date_marks"][k]) for k in ("year", "month", "day"))
+    return (re.compile(rf"(?P<y>\d{{4}})[-/.{y}](?P<m>\d{{1,2}})[-/.{m}](?P<d>\d{{1,2}}){d}?"),
+            re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
+            re.compile(rf"(?P<m>\d{{1,2}})[-/.{m}](?P<d>\d{{1,2}}){d}?"))
+
+
+DATE_PATTERNS = _date_patterns()
 
 
 class Day(Answer):
@@ -290,7 +294,10 @@ class Number(Answer):
         self.lo, self.hi = lo, hi
 
     def parse(self, text):
-        t = fold(text).replace("小时", "").replace("个", "").strip()
+        t = fold(text)
+        for unit in words()["number_units"]:  # 3小时, 3个小时
+            t = t.replace(unit, "")
+        t = t.strip()
         if not t.isdigit() or not self.lo <= int(t) <= self.hi:
             raise Invalid("number_range", lo=self.lo, hi=self.hi)
         return int(t)
