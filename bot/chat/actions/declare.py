@@ -86,7 +86,6 @@ def declare(services, session, msg, p: Declaration):
     if desk:  # a counter clerk, for the person whose document they hold: no chat account is theirs
         person_id = desk[0]
         name, *link = conn.execute(NAME, {"pid": person_id}).one()
-        ident = None
     elif p.for_person_id:  # 家人代办: a declaration about a bound family member
         owner = known.person_id
         if owner is None or not bound(session, owner, p.for_person_id):
