@@ -34,6 +34,7 @@ from bot.chat.conversation.engine import Engine
 from bot.chat.conversation.messages import Inbound
 from bot.chat.conversation.store import Busy, ConversationStore
 from bot.infra.db import utcnow
+from bot.infra import texts
 from bot.infra.texts import say
 from bot.chat.conversation.answers import words
 
@@ -114,6 +115,14 @@ class ChatService:
         except (RedisError, Busy) as exc:
             log.warning("conversation store unavailable: %s", exc.__class__.__name__)
             return [say("common.busy")]
+        language = texts.language.set(begun.language or self._stored_language(msg))
+        try:
+            return self._answer(msg, begun, now, replay_retries, started)
+        finally:
+            texts.language.reset(language)
+
+    def _answer(self, msg: Inbound, begun, now, replay_retries: bool, started: float) -> list[str]:
+        conversation, dedupe = msg.conversation_key, msg.dedupe_key
         if begun.status == "limited":  # flooding: said once, then silence until the minute is over
             return [say("common.slow_down")] if begun.value == "1" else []
         if begun.status == "seen":  # a retry: the first answer, once it is there
@@ -125,12 +134,13 @@ class ChatService:
         try:
             state, replies = self.engine.process(self.store.load(begun.value), msg, self._runner(msg, started), now)
             self.store.finish(conversation, dedupe, begun.token, state, json.dumps(replies, ensure_ascii=False),
-                              wait=False)
+                              wait=False, language=texts.language.get())
             return replies
         except Late as late:
             log.warning("an action took longer than %.1f s; finishing in the background", self.deadline)
             earlier = late.results
-            late.future.add_done_callback(lambda f: self._resume(msg, begun, now, earlier, f))
+            context = contextvars.copy_context()  # the language in hand goes with it
+            late.future.add_done_callback(lambda f: context.run(self._resume, msg, begun, now, earlier, f))
             return []
         except (RedisError, SQLAlchemyError) as exc:
             log.warning("message not handled, storage failed: %s", exc.__class__.__name__)
@@ -152,6 +162,25 @@ class ChatService:
         except RedisError:
             pass
 
+    def _stored_language(self, msg: Inbound) -> str:
+        """The account's language when Redis has no copy (a first message, or 48 h of silence)."""
+        if msg.channel == "counter":
+            return texts.SOURCE_LANGUAGE
+        try:
+            with self.services.db.session() as s:
+                row = identity(s, msg)
+                return (row.language if row is not None else None) or texts.SOURCE_LANGUAGE
+        except SQLAlchemyError:
+            return texts.SOURCE_LANGUAGE
+
+    @staticmethod
+    def _applied(name: str, result: dict) -> dict:
+        """A language switch holds for the rest of the message: what is said after it, and what
+        finish() keeps for the next ones."""
+        if name == "language":
+            texts.language.set(result["language"])
+        return result
+
     def _runner(self, msg: Inbound, started: float):
         def run(name: str, payload: dict) -> dict:
             left = self.deadline - (time.monotonic() - started)
@@ -161,7 +190,7 @@ class ChatService:
             except FutureTimeout:
                 raise Late(future, list(done)) from None
             done.append(result)
-            return result
+            return self._applied(name, result)
 
         done: list = []
         return run
@@ -184,11 +213,11 @@ class ChatService:
             cached = [*results, future.result()]
 
             def replay(name: str, payload: dict) -> dict:
-                return cached.pop(0) if cached else self.act(msg, name, payload)
+                return self._applied(name, cached.pop(0) if cached else self.act(msg, name, payload))
 
             state, replies = self.engine.process(self.store.load(begun.value), msg, replay, now)
             self.store.finish(msg.conversation_key, msg.dedupe_key, begun.token, state,
-                              json.dumps(replies, ensure_ascii=False))
+                              json.dumps(replies, ensure_ascii=False), language=texts.language.get())
             if replies:
                 self._queue_reply(msg, replies)
         except Exception:

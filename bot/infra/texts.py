@@ -89,6 +89,7 @@ def environment(lang: str = SOURCE_LANGUAGE) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, trim_blocks=True,
                       lstrip_blocks=True, autoescape=False, keep_trailing_newline=False)
     env.globals["_"] = gettext_for(lang)
+    env.globals["lang"] = lang
     env.filters["date"] = format_date
     env.filters["datetime"] = format_datetime
     # a flow may hand over what was typed: the sentence shows it masked

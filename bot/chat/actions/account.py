@@ -12,6 +12,7 @@ from bot.domain.models import ChannelIdentity, Code, FamilyBinding, Person
 from bot.domain.people import revoke_links
 from bot.infra.db import utcnow
 from bot.infra.masking import id_tail, mask_name, mask_phone
+from bot.infra.texts import LANGUAGES, SOURCE_LANGUAGE
 from bot.infra.tokens import code_link
 
 
@@ -102,3 +103,15 @@ def sms_send(services, session, msg, payload):
 @action("sms.verify")
 def sms_verify(services, session, msg, payload):
     return {"ok": sms.check_code(services, msg.conversation_key, payload.phone, payload.code)}
+
+
+@action("language")
+def language(services, session, msg, payload):
+    """国际版 / 中文: the language the account reads, kept with it (pushes use it too)."""
+    chosen = payload["language"]
+    if chosen not in LANGUAGES:
+        raise ValueError(f"unknown language {chosen!r}")
+    row = identity(session, msg, create=True)
+    if row is not None:  # a counter desk has no account: the clerk's page is Chinese
+        row.language = None if chosen == SOURCE_LANGUAGE else chosen
+    return {"language": chosen}

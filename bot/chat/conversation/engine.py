@@ -23,7 +23,8 @@ from bot.infra.db import SHANGHAI
 
 MAX_WRONG = 5          # wrong answers in a row that end a flow (product.md)
 MAX_TEXT = 1000        # longer texts are refused before any field sees them
-GLOBAL = ("menu", "cancel", "back", "code")
+GLOBAL = ("menu", "cancel", "back", "code", "english", "chinese")
+LANGUAGE_OF = {"english": "en", "chinese": "zh"}
 
 Runner = Callable[[str, dict], dict]
 
@@ -48,6 +49,8 @@ class Engine:
             return None, [self.say("common.timed_out"), self._menu(run)]
         text = normalise(msg.text) if msg.kind == "text" else ""
         word = self.global_words.get(fold(text)) if msg.kind == "text" else None
+        if word in LANGUAGE_OF:  # 国际版 / 中文: at any point, keeping what was entered
+            return self._switch_language(conv, msg, LANGUAGE_OF[word], run, now)
         if conv is not None and conv.get("leaving"):  # "菜单" or "健康码" asked to leave a half-filled flow
             return self._leaving(conv, msg, text, word, run, now)
         if word in ("menu", "code") and conv is not None and conv.get("trail"):
@@ -86,6 +89,21 @@ class Engine:
                 return None, [self._menu(run)]
             return conv, [self._prompt(flow, conv["state"], self._ctx(conv["data"], now, msg))]
         return conv, [self.say("common.leave_confirm")]
+
+    def _switch_language(self, conv: dict | None, msg: Inbound, language: str, run: Runner, now: dt.datetime):
+        """The `language` action stores the choice with the account; the service then says
+        everything after it, this answer included, in that language. The flow stays where it was."""
+        run("language", {"language": language})
+        said = [self.say("common.language_set")]
+        if conv is None:
+            return None, said + [self._menu(run)]
+        conv["at"] = now.timestamp()
+        if conv.get("leaving"):
+            return conv, said + [self.say("common.leave_confirm")]
+        flow = self.flows.get(conv.get("flow"))
+        if flow is None or conv.get("state") not in flow.states:
+            return None, said + [self._menu(run)]
+        return conv, said + [self._prompt(flow, conv["state"], self._ctx(conv["data"], now, msg))]
 
     def _show_code(self, msg: Inbound, run: Runner, now: dt.datetime):
         """健康码: the code itself (the my_code flow), or the menu with it where there is no such flow."""

@@ -4,7 +4,9 @@ begin():  refuse a replay (a channel's timestamp + nonce seen with another body)
           message (a retry gets the first answer), take the user's lock, count the message
           against the user's rate (once, with the lock held), read the state.
 finish(): save the state, remember the answer for retries, note the user's last message time
-          (WeChat's 48-hour window for customer-service messages), release the lock. The webhook
+          (WeChat's 48-hour window for customer-service messages) and the language the user
+          reads (a copy of channel_identities.language, so that begin() hands it over with the
+          state instead of a database read per message), release the lock. The webhook
           sends it without waiting for the reply (see bot.infra.redis.scripts).
 
 The lock serialises two messages of one user arriving at once; the second waits for the first.
@@ -23,9 +25,9 @@ from bot.infra.pii import DecryptError, Vault
 log = logging.getLogger("bot.chat.service")
 
 BEGIN = """
-if #KEYS > 4 then
-  local prior = redis.call('GET', KEYS[5])
-  if not prior then redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[6])
+if #KEYS > 5 then
+  local prior = redis.call('GET', KEYS[6])
+  if not prior then redis.call('SET', KEYS[6], ARGV[5], 'EX', ARGV[6])
   elseif prior ~= ARGV[5] then return {'replayed', ''} end
 end
 local seen = redis.call('GET', KEYS[1])
@@ -38,7 +40,7 @@ if sent > tonumber(ARGV[4]) then
   return {'limited', tostring(sent - tonumber(ARGV[4]))}
 end
 redis.call('SET', KEYS[1], '', 'EX', ARGV[3])
-return {'ok', redis.call('GET', KEYS[3]) or ''}
+return {'ok', redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[5]) or ''}
 """
 
 FINISH = """
@@ -46,6 +48,7 @@ if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[3]) else redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3]) end
 redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
 redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7])
+if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8], 'EX', ARGV[7]) end
 redis.call('DEL', KEYS[2])
 return 1
 """
@@ -71,8 +74,9 @@ class Replayed(Exception):
 
 
 class Begun:
-    def __init__(self, status: str, value: str, token: str):
-        self.status, self.value, self.token = status, value, token
+    def __init__(self, status: str, value: str, token: str, language: str = ""):
+        # language: the copy begin() read ('' when there is none: the database has it)
+        self.status, self.value, self.token, self.language = status, value, token, language
 
 
 class ConversationStore:
@@ -92,7 +96,7 @@ class ConversationStore:
     def keys(self, conversation: str, dedupe: str) -> list[str]:
         p = self.prefix
         return [f"{p}:seen:{conversation}:{dedupe}", f"{p}:lock:{conversation}", f"{p}:state:{conversation}",
-                f"{p}:last:{conversation}"]
+                f"{p}:last:{conversation}", f"{p}:lang:{conversation}"]
 
     def begin(self, conversation: str, dedupe: str, wait: float = 3.0, replay: tuple[str, str, int] | None = None) -> Begun:
         """('ok', state) with the lock held; ('seen', answer) for a retry ('' while the first is
@@ -100,22 +104,22 @@ class ConversationStore:
         `replay`: the channel's (signed timestamp + nonce, body digest, seconds to remember it);
         the same key with another digest raises Replayed (the same digest is a retry).
         Raises Busy when the user's lock stays taken for `wait` seconds."""
-        seen, lock, state, _ = self.keys(conversation, dedupe)
+        seen, lock, state, _, lang = self.keys(conversation, dedupe)
         rate = f"{self.prefix}:rate:{conversation}:{int(time.time() // 60)}"
         token = secrets.token_hex(8)
-        keys, args = [seen, lock, state, rate], [token, LOCK_MS, SEEN_TTL, self.rate_per_min]
+        keys, args = [seen, lock, state, rate, lang], [token, LOCK_MS, SEEN_TTL, self.rate_per_min]
         if replay is not None:
             keys.append(f"{self.prefix}:nonce:{replay[0]}")
             args += [replay[1], replay[2]]
         deadline = time.monotonic() + wait
         delay = 0.005
         while True:
-            status, value = self._begin(keys, args)
-            status, value = status.decode(), value.decode()
+            reply = self._begin(keys, args)
+            status, value = reply[0].decode(), reply[1].decode()
             if status == "replayed":
                 raise Replayed(conversation)
             if status != "locked":
-                return Begun(status, value, token)
+                return Begun(status, value, token, reply[2].decode() if len(reply) > 2 else "")
             if time.monotonic() >= deadline:
                 raise Busy(conversation)
             time.sleep(delay)
@@ -157,18 +161,19 @@ class ConversationStore:
         return self.load(raw.decode() if isinstance(raw, bytes) else raw)
 
     def finish(self, conversation: str, dedupe: str, token: str, state: dict | None, answer: str,
-               wait: bool = True) -> bool | None:
+               wait: bool = True, language: str = "") -> bool | None:
         """Save; with wait=False the write is sent and not waited for (None): Redis runs it before
-        any later command, so a retry or the user's next message sees it."""
-        seen, lock, key, last = self.keys(conversation, dedupe)
+        any later command, so a retry or the user's next message sees it. `language`: the user's,
+        to keep with the state ('' leaves the copy as it is)."""
+        seen, lock, key, last, lang = self.keys(conversation, dedupe)
         stored = "" if state is None else self.vault.encrypt(json.dumps(state, ensure_ascii=False), "conversation")
         answer = self.vault.encrypt(answer, "conversation.answer")  # like the state: links in it are keys
-        args = [token, stored, self.timeout + LINGER, answer, SEEN_TTL, int(time.time()), WINDOW_TTL]
+        args = [token, stored, self.timeout + LINGER, answer, SEEN_TTL, int(time.time()), WINDOW_TTL, language]
         if not wait:
-            return self._finish.nowait([seen, lock, key, last], args)
-        return bool(self._finish([seen, lock, key, last], args))
+            return self._finish.nowait([seen, lock, key, last, lang], args)
+        return bool(self._finish([seen, lock, key, last, lang], args))
 
     def abandon(self, conversation: str, dedupe: str, token: str) -> None:
         """Handling failed: free the lock and forget the message, so a retry is handled afresh."""
-        seen, lock, _, _ = self.keys(conversation, dedupe)
+        seen, lock = self.keys(conversation, dedupe)[:2]
         self._abandon([seen, lock], [token])

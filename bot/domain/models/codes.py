@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (Date, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Date, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -21,6 +21,9 @@ class Code(Base):
     rule: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     next_step: Mapped[str] = mapped_column(Text, default="")
+    # the reason and next step in the other languages ({"en": {"reason", "next_step"}}), from the
+    # policy's translated wording; none when the policy has no translation
+    wording: Mapped[dict | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     policy: Mapped[str] = mapped_column(String(64))
     since: Mapped[dt.datetime] = _now_col()  # when this colour began

@@ -52,6 +52,7 @@ class ChannelIdentity(Base):
     subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
     last_inbound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # WeChat's 48-hour window
     push_consents: Mapped[dict] = mapped_column(JSON, default=dict)  # mini-program subscribe-message grants
+    language: Mapped[str | None] = mapped_column(String(8))  # what the account reads (国际版: "en"); None: Chinese
     created_at: Mapped[dt.datetime] = _now_col()
 
     person: Mapped[Person | None] = relationship(back_populates="identities")
