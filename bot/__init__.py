@@ -31,9 +31,10 @@ def create_app(env: dict | None = None, services=None) -> Flask:
 
     app = App(__name__, template_folder=str(ROOT / "templates"))
     app.config.update(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
-    from bot.infra.texts import format_date, format_datetime
+    from bot.infra.texts import format_date, format_datetime, gettext
 
     app.jinja_env.filters.update(date=format_date, datetime=format_datetime)  # chat templates used by pages
+    app.jinja_env.globals["_"] = gettext  # the code pages in the visitor's language; the console: Chinese
     app.json.ensure_ascii = False
     app.extensions["services"] = services
     app.session_interface = LazySessions()

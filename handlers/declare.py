@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from bot.chat.conversation.answers import (Choice, Day, EndDay, IdNumber, IdTypeOrNumber, Name, Phone, Place,
-                                           SmsCode)
+from bot.chat.conversation.answers import (Choice, Day, EndDay, IdNumber, IdTypeOrNumber, Name, Nationality, Phone,
+                                           Place, SmsCode)
 from bot.chat.conversation.flow import Act, Ask, Ctx, End, Flow, Invalid
 from bot.domain.vocab import CaseStatus, IdType, MeasureKind
 
@@ -25,6 +25,7 @@ class Declaration:
     name: str | None = None
     id_type: str | None = None
     id_number: str | None = None
+    nationality: str | None = None       # passports: ISO 3166-1 alpha-3
     phone: str | None = None
     phone_verified: bool = False
     overseas_arrival: dt.date | None = None
@@ -93,11 +94,17 @@ def got_name(ctx: Ctx, name: str):
 
 def got_id_type(ctx: Ctx, value):
     kind, what = value
+    ctx.data.pop("nationality", None)
     if kind == "type":
         ctx.data["id_type"] = what
-        return "id_number"
+        return "nationality" if what == IdType.PASSPORT else "id_number"
     ctx.data["id_type"] = IdType.ID_CARD
     return got_id_number(ctx, what)
+
+
+def got_nationality(ctx: Ctx, code: str):
+    ctx.data["nationality"] = code
+    return "id_number"
 
 
 def got_id_number(ctx: Ctx, value):
@@ -155,7 +162,7 @@ def bind_checked(ctx: Ctx, result: dict):
 
 def _bound(ctx: Ctx, name_masked: str):
     """This account now acts as the registered person: on to the health questions, as theirs."""
-    for key in ("name", "id_type", "id_number", "birth", "phone", "bind_phone"):
+    for key in ("name", "id_type", "id_number", "nationality", "birth", "phone", "bind_phone"):
         ctx.data.pop(key, None)
     ctx.data.update(registered=True, who=name_masked)
     ctx.settle()
@@ -267,7 +274,7 @@ def got_confirm(ctx: Ctx, answer: int):
     d = ctx.data
     payload = Declaration(
         overseas=bool(d["overseas"]), travel=d["travel"], symptoms=bool(d["symptoms"]), name=d.get("name"),
-        id_type=d.get("id_type"), id_number=d.get("id_number"), phone=d.get("phone"),
+        id_type=d.get("id_type"), id_number=d.get("id_number"), nationality=d.get("nationality"), phone=d.get("phone"),
         phone_verified=bool(d.get("phone_verified")), overseas_arrival=_day(d.get("overseas_arrival")),
         origin=d.get("origin"), arrival=_day(d.get("arrival")), case=d.get("case"), measure=d.get("measure"),
         measure_start=_day(d.get("measure_start")), measure_end=_day(d.get("measure_end")),
@@ -292,7 +299,9 @@ FLOW = Flow(
     states={
         "name": Ask("declare.ask_name", Name(), got_name),
         "id_type": Ask("declare.ask_id_type", lambda ctx: IdTypeOrNumber(ctx.today), got_id_type),
-        "id_number": Ask("declare.ask_id_number", lambda ctx: IdNumber(ctx.data["id_type"], ctx.today), got_id_number),
+        "nationality": Ask("declare.ask_nationality", Nationality(), got_nationality),
+        "id_number": Ask("declare.ask_id_number",
+                         lambda ctx: IdNumber(ctx.data["id_type"], ctx.today, ctx.data.get("nationality")), got_id_number),
         "phone": Ask("declare.ask_phone", Phone(), got_phone),
         "sms": Ask("declare.ask_sms", SmsCode(), got_sms),
         "bind_how": Ask("declare.ask_bind_how", Choice(2), got_bind_how),

@@ -5,7 +5,8 @@ from bot.infra.masking import mask_address, mask_id_number, mask_name, mask_phon
 
 @pytest.mark.parametrize("name, masked", [
     ("张三", "张*"), ("李", "*"), ("王小明", "王**"), ("欧阳娜娜", "欧***"),
-    ("买买提·艾力", "买*****"), ("John Smith", "J*** S****"), ("", ""), (None, ""),
+    ("买买提·艾力", "买*****"), ("John Smith", "J*** S***"), ("JO SMITHERSON", "J*** S***"),
+    ("JEAN-LUC O'BRIEN", "J*** O***"), ("JOSÉ ÁLVAREZ", "J*** Á***"), ("", ""), (None, ""),
 ])
 def test_names(name, masked):
     assert mask_name(name) == masked

@@ -65,14 +65,25 @@ def check_id_card(raw: str, today: dt.date, *, permit: bool = False) -> IdCard:
     return IdCard(number, birth)
 
 
-def check_number(id_type: str, raw: str, today: dt.date) -> tuple[str, dt.date | None]:
-    """Any accepted document: (normalised number, birth date when the number tells it)."""
+ICAO_PASSPORT = re.compile(r"(?=[A-Z]*\d)[A-Z0-9]{6,9}")
+PASSPORT_PATTERNS = {
+    "CHN": re.compile(r"[EGDSP]\d{8}|E[A-HJ-NP-Z]\d{7}"),  # 因私 E12345678 / EA1234567, 因公 G/D/S/P
+    "USA": re.compile(r"[A-Z]?\d{8,9}"),
+    "GBR": re.compile(r"\d{9}|[A-Z]{2}\d{7}"),
+}
+
+
+def check_number(id_type: str, raw: str, today: dt.date, nationality: str | None = None) -> tuple[str, dt.date | None]:
+    """Any accepted document: (normalised number, birth date when the number tells it).
+    Passports: ICAO 9303's document number (up to 9 letters and digits, with a digit), or the
+    issuing country's own pattern where PASSPORT_PATTERNS has one."""
     if id_type == "id_card":
         card = check_id_card(raw, today)
         return card.number, card.birth
     number = normalise_id_number(raw)
     if id_type == "passport":
-        if not re.fullmatch(r"[A-Z0-9]{5,20}", number):
+        pattern = PASSPORT_PATTERNS.get(nationality or "", ICAO_PASSPORT)
+        if not pattern.fullmatch(number):
             raise IdProblem("passport_format")
         return number, None
     if id_type == "permit":

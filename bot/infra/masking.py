@@ -1,6 +1,6 @@
 """Masked forms of personal data: the only forms replies, logs, the console and API lists show.
 
-张三 -> 张*, 欧阳娜娜 -> 欧***, 330102199001011234 -> 330***********1234,
+张三 -> 张*, 欧阳娜娜 -> 欧***, JOHN SMITH -> J*** S***, 330102199001011234 -> 330***********1234,
 13812341234 -> 138****1234, E12345678 -> E******78.
 """
 from __future__ import annotations
@@ -27,9 +27,10 @@ def mask_name(name: str | None) -> str:
     if not name:
         return ""
     name = name.strip()
-    if re.search(r"[A-Za-z]", name) and not re.search(r"[\u4e00-\u9fff]", name):
-        # Latin names: the first letter of each part.
-        return " ".join(part[0] + STAR * (len(part) - 1) for part in name.split())
+    if re.search(r"[A-Za-z\u00c0-\u024f]", name) and not re.search(r"[\u4e00-\u9fff]", name):
+        # Latin names (国际版): the first letter of each part and three stars, whatever its length
+        # (the length would tell JO from JONATHAN): JOHN SMITH -> J*** S***, O'BRIEN -> O***
+        return " ".join(part[0] + STAR * 3 for part in re.split(r"[\s·]+", name) if part)
     if len(name) == 1:
         return STAR
     return name[0] + STAR * (len(name) - 1)

@@ -20,6 +20,7 @@ from functools import lru_cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.infra import countries
 from bot.infra.config import ROOT
 from bot.infra.db import SHANGHAI
 from bot.infra.masking import mask_id_number, mask_name, mask_phone
@@ -28,9 +29,10 @@ TEMPLATES = ROOT / "templates" / "chat"
 CATALOGS = ROOT / "translations"
 SOURCE_LANGUAGE = "zh"
 LANGUAGES = (SOURCE_LANGUAGE, "en")
-# the template files whose every sentence is marked for translation so far (issue 20 marks the
-# rest; until then the English chat stays off)
-TRANSLATED = ("common", "menu", "errors", "faq", "image", "sms")
+# the template files whose every sentence is marked for translation: all that a citizen reads
+# (console.txt is the staff console's, which stays Chinese)
+TRANSLATED = ("common", "menu", "errors", "faq", "image", "sms", "words", "code", "declare", "family", "appeal",
+              "arrival", "pass", "paper", "push", "facts")
 language: contextvars.ContextVar[str] = contextvars.ContextVar("language", default=SOURCE_LANGUAGE)
 FORMATS = json.loads((ROOT / "config" / "formats.json").read_text(encoding="utf-8"))
 
@@ -68,20 +70,27 @@ def translations(lang: str):
     return Translations(fp=compiled)
 
 
+@lru_cache(maxsize=None)
 def gettext_for(lang: str):
     """The templates' `_`: the sentence in `lang`, its %(name)s filled from the keywords. A plain
     global, not Jinja's i18n extension: that one's context-passing call cost the webhook 7 µs a
     message (measured), and the source language needs no lookup at all."""
     if lang == SOURCE_LANGUAGE:
-        def source(text: str, **values) -> str:
-            return text % values if values else text
+        def source(message: str, /, **values) -> str:
+            return message % values if values else message
         return source
     look_up = translations(lang).gettext
 
-    def translated(text: str, **values) -> str:
-        found = look_up(text)
+    def translated(message: str, /, **values) -> str:
+        found = look_up(message)
         return found % values if values else found
     return translated
+
+
+def gettext(message: str, /, **values) -> str:
+    """`_` for templates rendered outside the chat's own environments (the Flask pages): the
+    sentence in the language in hand."""
+    return gettext_for(language.get())(message, **values)
 
 
 @lru_cache(maxsize=None)
@@ -90,6 +99,7 @@ def environment(lang: str = SOURCE_LANGUAGE) -> Environment:
                       lstrip_blocks=True, autoescape=False, keep_trailing_newline=False)
     env.globals["_"] = gettext_for(lang)
     env.globals["lang"] = lang
+    env.filters["country"] = lambda code: countries.name(code, lang)
     env.filters["date"] = format_date
     env.filters["datetime"] = format_datetime
     # a flow may hand over what was typed: the sentence shows it masked

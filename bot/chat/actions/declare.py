@@ -170,7 +170,7 @@ def register(session, msg, known, hashed: str, p: Declaration) -> tuple[int, boo
         public_id = new_public_id()
         pid = conn.execute(INSERT_PERSON, {
             "id_type": p.id_type, "id_hash": hashed, "id_number": p.id_number, "name": p.name,
-            "public_id": public_id, "link_version": 1,
+            "nationality": p.nationality, "public_id": public_id, "link_version": 1,
             "phone": p.phone, "registered": True, "created_at": now, "updated_at": now,
             "district": home_district(p.id_type, p.id_number)}).inserted_primary_key[0]
         return pid, True, (public_id, 1), {}
@@ -190,6 +190,7 @@ def register(session, msg, known, hashed: str, p: Declaration) -> tuple[int, boo
         extra["bound_by"] = [{"owner_masked": mask_name(owner.name), "relation": b.relationship_kind}
                              for b, owner in bindings_over(session, person.id)]
     person.registered, person.phone, person.updated_at = True, p.phone, utcnow()
+    person.nationality = p.nationality or person.nationality
     audit.record(session, "person.confirmed", actor_kind="citizen", actor_id=person.id, subject_person_id=person.id,
                  corrected=bool(extra.get("corrected")), channel=msg.channel)
     session.flush()

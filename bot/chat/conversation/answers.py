@@ -17,6 +17,7 @@ from bot.chat.conversation.flow import Invalid
 from bot.chat.conversation.text import fold, has_emoji, normalise
 from bot.domain.idcard import IdProblem, check_number, looks_like_id_card
 from bot.domain.vocab import IdType
+from bot.infra import countries
 from bot.infra.config import ROOT
 
 
@@ -63,14 +64,21 @@ class Choice(Answer):
         raise Invalid("choice", n=self.n)
 
 
-NAME_CHARS = re.compile(r"[\u4e00-\u9fffA-Za-z· ]+")
-NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", ".": "·", "．": "·", "･": "·"})
+LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"  # ASCII and accented Latin letters
+NAME_CHARS = re.compile(rf"[\u4e00-\u9fff{LATIN}·' -]+")
+# a Latin name's part: letters, hyphens and apostrophes between them (JEAN-LUC, O'BRIEN)
+LATIN_PART = re.compile(rf"[{LATIN}]+(?:['-][{LATIN}]+)*")
+NAME_DOTS = str.maketrans({"•": "·", "・": "·", "‧": "·", "∙": "·", ".": "·", "．": "·", "･": "·",
+                           "’": "'", "‘": "'", "`": "'", "‐": "-", "‑": "-", "–": "-"})
+LATIN_NAME_MAX = 60  # a passport's name field holds 39; room for both names in full
 
 
 class Name(Answer):
-    """2 to 30 characters, Chinese or Latin letters, `·` allowed (and spaces between Latin words)."""
+    """Chinese names: 2 to 30 characters, `·` between the parts of a minority name. Latin names
+    (国际版): letters, spaces, hyphens and apostrophes, up to 60, kept upper-case as passports
+    print them."""
 
-    max_length = 60
+    max_length = 80
 
     def parse(self, text):
         name = text.translate(NAME_DOTS).strip(" ·")
@@ -79,11 +87,28 @@ class Name(Answer):
             raise Invalid("name_digits")
         if not NAME_CHARS.fullmatch(name) or "··" in name:
             raise Invalid("name_chars")
+        if not re.search(r"[\u4e00-\u9fff]", name) and re.search(rf"[{LATIN}]", name):
+            if not all(LATIN_PART.fullmatch(part) for part in re.split(r"[ ·]", name)):
+                raise Invalid("name_chars")
+            if not 2 <= len(name) <= LATIN_NAME_MAX:
+                raise Invalid("latin_name_length", max=LATIN_NAME_MAX)
+            return name.upper()
+        if re.search(r"['-]", name):
+            raise Invalid("name_chars")
         if not 2 <= len(name) <= 30:
             raise Invalid("name_length")
-        if re.search(r"[A-Za-z]", name):
-            name = name.upper() if not re.search(r"[\u4e00-\u9fff]", name) else name
         return name
+
+
+class Nationality(Answer):
+    """A passport's issuing country (国际版): a code (USA, US) or its name in either language;
+    the value is the ISO 3166-1 alpha-3 code."""
+
+    def parse(self, text):
+        code = countries.parse(text)
+        if code is None:
+            raise Invalid("nationality")
+        return code
 
 
 class IdNumber(Answer):
@@ -91,14 +116,15 @@ class IdNumber(Answer):
 
     max_length = 40
 
-    def __init__(self, id_type: str, today: dt.date, **kwargs):
+    def __init__(self, id_type: str, today: dt.date, nationality: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.id_type = id_type
         self.today = today
+        self.nationality = nationality
 
     def parse(self, text):
         try:
-            return check_number(self.id_type, text, self.today)
+            return check_number(self.id_type, text, self.today, self.nationality)
         except IdProblem as problem:
             raise Invalid(problem.code) from None
 

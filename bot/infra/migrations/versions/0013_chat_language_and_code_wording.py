@@ -1,5 +1,6 @@
-"""The language a chat account reads (国际版: NULL is Chinese) and a code's reason and next step
-in the other languages (the policy's translated wording, filled at evaluation)
+"""国际版: the language a chat account reads (NULL is Chinese), a code's reason and next step in
+the other languages (the policy's translated wording, filled at evaluation), a passport holder's
+nationality (ISO 3166-1 alpha-3)
 
 Revision ID: 0013
 Revises: 0012
@@ -16,6 +17,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('people', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('nationality', sa.String(length=3), nullable=True))
     with op.batch_alter_table('channel_identities', schema=None) as batch_op:
         batch_op.add_column(sa.Column('language', sa.String(length=8), nullable=True))
     with op.batch_alter_table('codes', schema=None) as batch_op:
@@ -27,3 +30,5 @@ def downgrade():
         batch_op.drop_column('wording')
     with op.batch_alter_table('channel_identities', schema=None) as batch_op:
         batch_op.drop_column('language')
+    with op.batch_alter_table('people', schema=None) as batch_op:
+        batch_op.drop_column('nationality')
