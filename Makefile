@@ -19,11 +19,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	@touch $@ $(VENV)/.runtime
 
 # Code images need a CJK font: FONT_PATH, one found on the system, or Debian's fonts-wqy-microhei.
-APT_FONT = DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q fonts-wqy-microhei >/dev/null
+APT_FONT = DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q fonts-wqy-microhei fonts-dejavu-core >/dev/null
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 cjk-font: $(VENV)/.runtime
-	@$(PY) -c 'import os; from bot.infra.images.code_image import find_font; find_font(os.environ.get("FONT_PATH"))' 2>/dev/null \
-	|| { echo "installing fonts-wqy-microhei (a CJK font for code images)"; \
+	@$(PY) -c 'import os; from bot.infra.images.code_image import find_font, find_latin_font as latin; \
+	cjk = find_font(os.environ.get("FONT_PATH")); assert latin(os.environ.get("LATIN_FONT_PATH"), cjk) != cjk' 2>/dev/null \
+	|| { echo "installing fonts-wqy-microhei and fonts-dejavu-core (CJK and Latin fonts for code images)"; \
 	     ($(APT_FONT) || ($(SUDO) apt-get update -q >/dev/null && $(APT_FONT))) \
 	     || echo "warning: no CJK font could be installed; set FONT_PATH, or code images answer 503"; }
 

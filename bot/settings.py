@@ -52,6 +52,7 @@ class Settings:
     conversation_timeout: int
     code_token_ttl: int
     font_path: str | None
+    latin_font_path: str | None  # 国际版: English captions on code images
     wechat: dict = field(default_factory=dict)
     wechat_mp: dict = field(default_factory=dict)
     alipay: dict = field(default_factory=dict)
@@ -138,6 +139,7 @@ class SettingsSchema(Schema):
     sms_verification = Choice(("on", "off"), lower=True, data_key="SMS_VERIFICATION", load_default="off")
     log_level = Choice(("DEBUG", "INFO", "WARNING", "ERROR"), upper=True, data_key="LOG_LEVEL", load_default="INFO")
     font_path = _opt(ExistingFile, "FONT_PATH")
+    latin_font_path = _opt(ExistingFile, "LATIN_FONT_PATH")
     sms_sender = Pattern(r"^(log|[\w.]+:\w+)$", "must be log or package.module:function, got {value!r}",
                          data_key="SMS_SENDER", load_default="log")
     port = Whole(1, 65535, data_key="PORT", load_default=8000)
@@ -210,7 +212,7 @@ class SettingsSchema(Schema):
             public_base_url=d["public_base_url"] or f"http://127.0.0.1:{d['port']}", port=d["port"],
             log_level=d["log_level"], sms_verification=d["sms_verification"] == "on",
             conversation_timeout=d["conversation_timeout"], code_token_ttl=d["code_token_ttl"],
-            font_path=d["font_path"],
+            font_path=d["font_path"], latin_font_path=d["latin_font_path"],
             wechat=_wechat(original, "WECHAT_", env, secret, d["wechat_aes"], plain),
             wechat_mp=_wechat(original, "WECHAT_MP_", env, secret, d["wechat_mp_aes"], plain),
             alipay={"appid": original.get("ALIPAY_APPID"), "app_private_key": d["alipay_private"],

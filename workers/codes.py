@@ -86,6 +86,7 @@ def fan_out(ctx):
                    "paper": pid in printed,
                    "may": may[h.new_colour],
                    "next_step": code.next_step if code is not None and code.version == version else "",
+                   "wording": code.wording if code is not None and code.version == version else None,
                    "green_at": code.green_at.isoformat() if code is not None and code.version == version
                    and code.green_at else None}
         for iid, proxy in to[pid]:

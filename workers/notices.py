@@ -104,7 +104,8 @@ def claim_batch(svc, claim: str, limit: int) -> list:
         return s.execute(
             select(Notice.id, Notice.kind, Notice.payload, Notice.person_id, Notice.attempts, Notice.identity_id,
                    ChannelIdentity.channel, ChannelIdentity.app_id, ChannelIdentity.external_id,
-                   ChannelIdentity.subscribed, ChannelIdentity.push_consents, Person.public_id, Person.link_version)
+                   ChannelIdentity.subscribed, ChannelIdentity.push_consents, ChannelIdentity.language,
+                   Person.public_id, Person.link_version)
             .outerjoin(ChannelIdentity, ChannelIdentity.id == Notice.identity_id)
             .outerjoin(Person, Person.id == Notice.person_id)  # its code page link
             .where(Notice.claim == claim, Notice.status == NoticeStatus.SENDING).order_by(Notice.id)).all()

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from bot.infra import tokens
+from bot.domain.code_views import in_language
+from bot.infra import texts, tokens
 from bot.infra.db import SHANGHAI, utcnow
 from bot.infra.platforms import TOKEN_ERRORS, ChannelUnavailable, alipay_push, wechat_api
 from bot.infra.retry import NOTICES as RETRY
@@ -40,6 +41,15 @@ def backoff(attempts: int) -> float:
 
 
 def send(svc, row, in_window: bool) -> Outcome:
+    """In the account's language (国际版: channel_identities.language): texts, links, images."""
+    token = texts.language.set(getattr(row, "language", None) or texts.SOURCE_LANGUAGE)
+    try:
+        return _send(svc, row, in_window)
+    finally:
+        texts.language.reset(token)
+
+
+def _send(svc, row, in_window: bool) -> Outcome:
     if row.channel is None:
         return Outcome(NoticeStatus.UNDELIVERABLE, reason="the chat account no longer exists")
     if not row.subscribed and row.channel == "wechat":
@@ -63,11 +73,15 @@ def send(svc, row, in_window: bool) -> Outcome:
 
 
 def notice_text(svc, row) -> str:
+    """The notice in the account's language (send() sets it)."""
     p = dict(row.payload or {})
     if row.kind == "chat_reply":
         return "\n\n".join(p.get("texts") or [])
     if row.public_id is not None:
         p.setdefault("link", tokens.code_link(svc.settings, row))
+    if row.kind == "code_changed":  # the reason, next step and what the colour may do, in that language
+        words = in_language(svc.policy, p["new"], p.get("reason", ""), p.get("next_step", ""), p.get("wording"))
+        p.update(reason=words["reason"], next_step=words["next_step"] if p.get("next_step") else "", may=words["may"])
     return say(f"push.{row.kind}", **p)
 
 
@@ -178,9 +192,9 @@ def _send_alipay(svc, row) -> Outcome:
     client = alipay_push(svc)
     try:
         if row.kind == "code_image":
-            page = tokens.code_link(svc.settings, row)
-            client.send_code_image(row.external_id, f"{page}.png?p={tokens.scan_period(time.time())}", page,
-                                   say("image.title"))
+            bare, lang = tokens.code_link(svc.settings, row, texts.SOURCE_LANGUAGE), texts.language.get()
+            client.send_code_image(row.external_id, f"{bare}.png?p={tokens.scan_period(time.time())}&lang={lang}",
+                                   tokens.code_link(svc.settings, row), say("image.title"))
         else:
             client.send_text(row.external_id, notice_text(svc, row))
     except AlipayError as exc:

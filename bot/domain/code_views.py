@@ -8,10 +8,26 @@ import time
 from sqlalchemy import select
 
 from bot.domain.models import Code, LimitedPass, Person, Scan, TestResult
-from bot.infra import signing, tokens
+from bot.infra import signing, texts, tokens
 from bot.infra.db import utcnow
 from bot.infra.images.code_image import CodeView
 from bot.infra.masking import id_tail, mask_id_number, mask_name
+
+
+def in_language(policy, colour: str, reason: str, next_step: str, wording: dict | None, lang: str | None = None) -> dict:
+    """A code's reason and next step, and what its colour may do, in `lang` (the language in hand
+    by default): the policy's translation kept with the code (codes.wording), the source words
+    where there is none (a code from before 国际版 until it is next evaluated)."""
+    lang = lang or texts.language.get()
+    words = policy.words(lang)
+    translated = (wording or {}).get(lang) or {}
+    return {"reason": translated.get("reason", reason), "next_step": translated.get("next_step", next_step),
+            "may": words["may"][colour], "to_green": words["to_green"].get(colour), "code_title": words["code_title"]}
+
+
+def reason_in(reason: str | None, wording: dict | None, lang: str | None = None) -> str | None:
+    """Just the reason, in `lang` (the language in hand by default)."""
+    return ((wording or {}).get(lang or texts.language.get()) or {}).get("reason", reason)
 
 
 def person_for_link(session, secret: bytes, view_token: str) -> int | None:
@@ -26,7 +42,7 @@ def person_for_link(session, secret: bytes, view_token: str) -> int | None:
 
 
 def load_view(session, person_id: int, now: dt.datetime | None = None) -> CodeView | None:
-    """The person's current code as the image shows it; None without a code."""
+    """The person's current code as the image shows it, in the language in hand; None without a code."""
     now = now or utcnow()
     row = session.execute(select(Code.version, Code.colour, Person.name, Person.id_number, Person.public_id)
                           .join(Person, Person.id == Code.person_id).where(Code.person_id == person_id)).first()
@@ -36,14 +52,14 @@ def load_view(session, person_id: int, now: dt.datetime | None = None) -> CodeVi
         LimitedPass.person_id == person_id, LimitedPass.starts_at <= now, LimitedPass.ends_at > now)
         .order_by(LimitedPass.ends_at.desc()).limit(1))
     return CodeView(person_id, row.version, row.colour, mask_name(row.name), until, id_tail(row.id_number),
-                    row.public_id)
+                    row.public_id, texts.language.get())
 
 
 def page_facts(session, person_id: int, now: dt.datetime | None = None) -> dict:
     """What the code page says besides the image: the masked ID, the reason in one line, the
     latest test and how long ago it was sampled, when time alone turns the code green."""
     now = now or utcnow()
-    row = session.execute(select(Person.id_type, Person.id_number, Code.reason, Code.green_at)
+    row = session.execute(select(Person.id_type, Person.id_number, Code.reason, Code.wording, Code.green_at)
                           .join(Code, Code.person_id == Person.id).where(Person.id == person_id)).first()
     if row is None:
         return {}
@@ -52,7 +68,7 @@ def page_facts(session, person_id: int, now: dt.datetime | None = None) -> dict:
         .order_by(TestResult.sampled_at.desc()).limit(1)).first()
     hours = None if test is None else int((now - test.sampled_at).total_seconds() // 3600)
     return {"id_masked": mask_id_number(row.id_number), "reason": (row.reason or "").splitlines()[0] if row.reason else "",
-            "green_at": row.green_at, "test": None if test is None else {"result": test.result, "hours": hours}}
+            "wording": row.wording, "green_at": row.green_at, "test": None if test is None else {"result": test.result, "hours": hours}}
 
 
 INVALID = {"verdict": "invalid", "colour": None, "masked_name": None, "person_id": None, "version": None}

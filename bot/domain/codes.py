@@ -191,14 +191,16 @@ def apply_decision(session: Session, person_id: int, decision: Decision, *, caus
     if row is None:
         # a concurrent first code for the same person fails here (primary key)
         conn.execute(q["insert"], dict(person_id=person_id, colour=decision.colour, rule=decision.rule,
-                                       reason=decision.reason, next_step=decision.next_step, version=1,
+                                       reason=decision.reason, next_step=decision.next_step, wording=decision.wording,
+                                       version=1,
                                        policy=policy, since=now, evaluated_at=now, reevaluate_at=decision.reevaluate_at,
                                        green_at=decision.green_at))
         change = Change(person_id, None, decision.colour, 1, decision.rule)
     elif (row.colour, row.rule) != (decision.colour, decision.rule):
         version = row.version + 1
         values = dict(colour=decision.colour, rule=decision.rule, reason=decision.reason,
-                      next_step=decision.next_step, version=version, policy=policy, evaluated_at=now,
+                      next_step=decision.next_step, wording=decision.wording, version=version, policy=policy,
+                      evaluated_at=now,
                       reevaluate_at=decision.reevaluate_at, green_at=decision.green_at)
         if decision.colour != row.colour:
             values["since"] = now
@@ -209,8 +211,8 @@ def apply_decision(session: Session, person_id: int, decision: Decision, *, caus
         change = Change(person_id, row.colour, decision.colour, version, decision.rule)
     else:
         done = conn.execute(update(Code).where(Code.person_id == person_id, Code.version == row.version).values(
-            reason=decision.reason, next_step=decision.next_step, policy=policy, evaluated_at=now,
-            reevaluate_at=decision.reevaluate_at, green_at=decision.green_at)).rowcount
+            reason=decision.reason, next_step=decision.next_step, wording=decision.wording, policy=policy,
+            evaluated_at=now, reevaluate_at=decision.reevaluate_at, green_at=decision.green_at)).rowcount
         if done != 1:
             raise CodeConflict(person_id)
         _after_commit_schedule(session, decision.reevaluate_at)

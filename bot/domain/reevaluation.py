@@ -26,7 +26,7 @@ TRAVEL_LOOKBACK_DAYS = 60  # no rule reads an arrival older than this
 
 def _code_update(**extra):
     t = Code.__table__
-    values = {c: bindparam(c) for c in ("colour", "rule", "reason", "next_step", "version", "policy",
+    values = {c: bindparam(c) for c in ("colour", "rule", "reason", "next_step", "wording", "version", "policy",
                                         "evaluated_at", "reevaluate_at", "green_at", *extra)}
     return t.update().where(t.c.person_id == bindparam("b_pid"), t.c.version == bindparam("b_version")).values(values)
 
@@ -44,15 +44,15 @@ def reevaluate_batch(session: Session, policy: Policy, selector, *, cause: str, 
     else:
         where = Code.person_id.in_(selector)
     rows = session.execute(select(Code.person_id, Code.colour, Code.rule, Code.reason, Code.next_step, Code.version,
-                                  Code.reevaluate_at, Code.green_at).where(where).with_for_update()).all()
+                                  Code.reevaluate_at, Code.green_at, Code.wording).where(where).with_for_update()).all()
     if not rows:
         return 0, []
     facts = facts_for(session, selector, areas if areas is not None else risk_table(session))
     colour_rows, rule_rows, quiet_rows, history, changes = [], [], [], [], []
-    for pid, colour, rule, reason, next_step, version, reevaluate_at, green_at in rows:
+    for pid, colour, rule, reason, next_step, version, reevaluate_at, green_at, wording in rows:
         d = policy.evaluate(facts.get(pid, {}), now)
         base = dict(b_pid=pid, b_version=version, colour=d.colour, rule=d.rule, reason=d.reason,
-                    next_step=d.next_step, policy=policy.name, evaluated_at=now, reevaluate_at=d.reevaluate_at,
+                    next_step=d.next_step, wording=d.wording, policy=policy.name, evaluated_at=now, reevaluate_at=d.reevaluate_at,
                     green_at=d.green_at)
         if (d.colour, d.rule) != (colour, rule):
             base["version"] = version + 1
@@ -63,7 +63,8 @@ def reevaluate_batch(session: Session, policy: Policy, selector, *, cause: str, 
                 changes.append(Change(pid, colour, d.colour, version + 1, d.rule))
             else:
                 rule_rows.append(base)
-        elif (d.reason, d.next_step, d.reevaluate_at, d.green_at) != (reason, next_step, reevaluate_at, green_at):
+        elif (d.reason, d.next_step, d.reevaluate_at, d.green_at, d.wording) != \
+                (reason, next_step, reevaluate_at, green_at, wording):  # wording: codes from before 国际版 get it
             quiet_rows.append({**base, "version": version})
     conn = session.connection()
     for statement, params in ((UPDATE_COLOUR, colour_rows), (UPDATE_SAME_COLOUR, rule_rows + quiet_rows)):

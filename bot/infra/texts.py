@@ -40,10 +40,10 @@ FORMATS = json.loads((ROOT / "config" / "formats.json").read_text(encoding="utf-
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def format_value(value) -> str:
-    """Dates and instants as users read them (config/formats.json, in the language in hand),
-    Asia/Shanghai."""
-    formats = FORMATS.get(language.get(), FORMATS)
+def format_value(value, lang: str | None = None) -> str:
+    """Dates and instants as users read them (config/formats.json, in `lang` or the language in
+    hand), Asia/Shanghai."""
+    formats = FORMATS.get(lang or language.get(), FORMATS)
     if isinstance(value, dt.datetime):
         local = value.astimezone(SHANGHAI)
         return formats["datetime"].format(year=local.year, month=local.month, day=local.day, hour=local.hour,

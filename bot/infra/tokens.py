@@ -66,9 +66,14 @@ def read_paper_token(secret: bytes, token: str, max_age: int) -> tuple[str, int,
     return None
 
 
-def code_link(settings, person) -> str:
-    """The code page of `person` (anything with public_id and link_version: a Person, a row)."""
-    return f"{settings.public_base_url}/codes/{view_token(settings.secret_key, person.public_id, person.link_version)}"
+def code_link(settings, person, lang: str | None = None) -> str:
+    """The code page of `person` (anything with public_id and link_version: a Person, a row), in
+    `lang` (the language in hand by default: an English account's links open English pages)."""
+    from bot.infra import texts
+
+    base = f"{settings.public_base_url}/codes/{view_token(settings.secret_key, person.public_id, person.link_version)}"
+    lang = lang or texts.language.get()
+    return base if lang == texts.SOURCE_LANGUAGE else f"{base}?lang={lang}"
 
 
 def _scan_key(secret: bytes) -> bytes:

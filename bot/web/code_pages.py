@@ -16,15 +16,17 @@ import time
 from flask import Blueprint, Response, current_app, g, make_response, render_template
 
 from bot.domain.keys import keyring
-from bot.domain.code_views import check_scan, load_view, page_facts, person_for_link
-from bot.infra import tokens
+from bot.domain.code_views import check_scan, in_language, load_view, page_facts, person_for_link
+from bot.infra import texts, tokens
 from bot.web import db
 from bot.infra.db import SHANGHAI
 from bot.infra.images.code_image import FontMissing
 from bot.web.headers import protect
+from bot.web.languages import per_request
 
 bp = Blueprint("codes", __name__)
 protect(bp)
+per_request(bp)  # 国际版: these pages speak the visitor's language
 
 
 def _services():
@@ -57,15 +59,19 @@ def page(view_token: str):
     if gone:
         return gone
     view = load_view(db.session(), person_id)
-    if view is None:
-        return render_template("codes/page.html", view=None, token=view_token, title=_services().policy.code_title), 200
-    ttl_minutes = max(_services().settings.code_token_ttl // 60, 1)
     policy = _services().policy
-    wording = policy.wording  # what this colour may do, and how it turns green, in this region's words
+    if view is None:
+        return render_template("codes/page.html", view=None, token=view_token,
+                               title=policy.words(texts.language.get())["code_title"]), 200
+    ttl_minutes = max(_services().settings.code_token_ttl // 60, 1)
+    facts = page_facts(db.session(), person_id)
+    # what this colour may do, how it turns green and why, in this region's words and the page's language
+    words = in_language(policy, view.colour, facts.get("reason", ""), "", facts.get("wording"))
     return render_template("codes/page.html", view=view, token=view_token, period=tokens.scan_period(time.time()),
-                           ttl_minutes=ttl_minutes, may=wording["may"][view.colour],
-                           to_green=wording["to_green"].get(view.colour), title=policy.code_title,
-                           facts=page_facts(db.session(), person_id), now=dt.datetime.now(SHANGHAI))
+                           ttl_minutes=ttl_minutes, may=words["may"], to_green=words["to_green"],
+                           title=words["code_title"],
+                           facts=dict(facts, reason=words["reason"].splitlines()[0] if words["reason"] else ""),
+                           now=dt.datetime.now(SHANGHAI))
 
 
 @bp.get("/codes/<view_token>.png")

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, select
 
 from bot.chat.conversation.messages import Inbound
 from bot.chat.conversation.text import fold
+from bot.domain.code_views import in_language, reason_in
 from bot.domain.models import ChannelIdentity, Code, FamilyBinding, Notice, Person, RiskArea
 from bot.domain.notices import nudge_after_commit
 from bot.domain.vocab import NoticeKind, NoticeStatus, Relation, Source
@@ -55,11 +56,12 @@ def person_of(session, msg) -> Person | None:
 def code_view(services, person: Person, code: Code | None) -> dict:
     view = {"person_id": person.id, "name_masked": mask_name(person.name)}
     if code is not None:
-        view.update(colour=code.colour, rule=code.rule, reason=code.reason, next_step=code.next_step,
+        words = in_language(services.policy, code.colour, code.reason, code.next_step, code.wording)
+        view.update(colour=code.colour, rule=code.rule, reason=words["reason"], next_step=words["next_step"],
                     since=code.since.isoformat(), version=code.version,
                     reevaluate_at=code.reevaluate_at.isoformat() if code.reevaluate_at else None,
                     green_at=code.green_at.isoformat() if code.green_at else None,
-                    may=services.policy.wording["may"][code.colour], link=code_link(services.settings, person))
+                    may=words["may"], link=code_link(services.settings, person))
     return view
 
 
@@ -118,4 +120,5 @@ def members(session, owner_id: int) -> list[dict]:
     return [{"person_id": p.id, "binding_id": b.id, "name_masked": mask_name(p.name), "tail": id_tail(p.id_number),
              "pronoun": pronoun(p.id_type, p.id_number),
              "relationship": relation_word(b.relationship_kind),
-             "colour": c.colour if c else None, "reason": c.reason if c else None} for b, p, c in rows]
+             "colour": c.colour if c else None, "reason": reason_in(c.reason, c.wording) if c else None}
+            for b, p, c in rows]

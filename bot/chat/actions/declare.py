@@ -14,6 +14,7 @@ from bot.chat.actions.common import at_counter, bound, code_view, match_origin, 
 from bot.chat.actions.registry import action
 from bot.chat.conversation.text import fold
 from bot.domain import audit, counter
+from bot.domain.code_views import in_language
 from bot.domain.codes import classify_origin, facts_from_rows, more_severe, reevaluate, risk_table
 from bot.domain.accounts import bindings_over, end_bindings_over
 from bot.domain.models import CaseStatus, ChannelIdentity, Code, Measure, Person, TravelFact
@@ -139,11 +140,12 @@ def declare(services, session, msg, p: Declaration):
                          actor_kind="citizen", actor_id=submitted_by or person_id, subject_person_id=person_id,
                          channel=msg.channel, registered=known.person_id is None, colour=decision.colour,
                          rule=decision.rule)
+    words = in_language(services.policy, decision.colour, decision.reason, decision.next_step, decision.wording)
     return {**registration, "person_id": person_id, "name_masked": mask_name(name), "colour": decision.colour,
-            "rule": decision.rule, "reason": decision.reason, "next_step": decision.next_step,
+            "rule": decision.rule, "reason": words["reason"], "next_step": words["next_step"],
             "reevaluate_at": decision.reevaluate_at.isoformat() if decision.reevaluate_at else None,
             "green_at": decision.green_at.isoformat() if decision.green_at else None,
-            "may": services.policy.wording["may"][decision.colour],
+            "may": words["may"],
             "link": code_link(services.settings, Link(*link)), "ok": True,
             "first": change is not None and change.old_colour is None,
             "old_colour": change.old_colour if change else None, **({"accounts_told": told} if desk else {})}

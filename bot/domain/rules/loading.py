@@ -20,8 +20,10 @@ from bot.domain.rules.predicates import MEASURE_KINDS, Compiler
 from bot.domain.rules.facts import COLOURS, FACT_PATHS
 from bot.domain.rules.policy import Policy, PolicyError, Rule, instant
 from bot.infra.config import ROOT
+from bot.infra.texts import LANGUAGES, SOURCE_LANGUAGE
 
 POLICY_DIR = ROOT / "config" / "policies"
+TRANSLATIONS = tuple(lang for lang in LANGUAGES if lang != SOURCE_LANGUAGE)
 DESIGNATED = "designated"
 
 
@@ -35,6 +37,17 @@ class RuleSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=120))
     next_step = fields.String(load_default="", validate=validate.Length(max=300))
     values = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict)
+    # 国际版: the reason and next step in other languages, with the same {placeholders}
+    translations = fields.Dict(keys=fields.String(validate=validate.OneOf(TRANSLATIONS)),
+                               values=fields.Nested(lambda: RuleTextSchema()), load_default=dict)
+
+
+class RuleTextSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=240))
+    next_step = fields.String(load_default="", validate=validate.Length(max=600))
 
 
 def _texts_of(colours):
@@ -52,6 +65,12 @@ class WordingSchema(Schema):
 
     may = _texts_of(("green", "yellow", "red"))
     to_green = _texts_of(("yellow", "red"))
+
+
+class PolicyTextSchema(WordingSchema):
+    """The policy's words in another language (国际版): the code's title, may and to_green."""
+
+    code_title = fields.String(required=True, validate=validate.Length(min=2, max=40))
 
 
 class ExampleSchema(Schema):
@@ -77,6 +96,8 @@ class PolicySchema(Schema):
     features = fields.Dict(keys=fields.String(), load_default=dict)
     parameters = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict)
     wording = fields.Nested(WordingSchema, required=True)
+    translations = fields.Dict(keys=fields.String(validate=validate.OneOf(TRANSLATIONS)),
+                               values=fields.Nested(PolicyTextSchema), load_default=dict)
     rules = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1))
     examples_now = fields.String(load_default=None)
     examples = fields.List(fields.Raw(), load_default=list)
@@ -135,14 +156,17 @@ def _compile_rule(compiler: Compiler, raw_rule, index: int, where: str) -> Rule:
             values[key] = compiler.compile(expr, "")
         except ExprError as err:
             raise PolicyError(f"{where}: rule {rid}: values.{key}: {err}") from None
-    for fld in ("reason", "next_step"):
-        try:
-            missing = _placeholders(r[fld]) - set(values)
-        except ValueError as err:
-            raise PolicyError(f"{where}: rule {rid}: {fld}: {err}") from None
-        if missing:
-            raise PolicyError(f"{where}: rule {rid}: {fld}: {{{sorted(missing)[0]}}} is not in values")
-    return Rule(rid, colour, when, r["reason"], r["next_step"], values, tuple(sorted(compiler.binds)))
+    texts = [("", r)] + [(f"translations.{lang}.", t) for lang, t in r["translations"].items()]
+    for prefix, text in texts:
+        for fld in ("reason", "next_step"):
+            try:
+                missing = _placeholders(text[fld]) - set(values)
+            except ValueError as err:
+                raise PolicyError(f"{where}: rule {rid}: {prefix}{fld}: {err}") from None
+            if missing:
+                raise PolicyError(f"{where}: rule {rid}: {prefix}{fld}: {{{sorted(missing)[0]}}} is not in values")
+    return Rule(rid, colour, when, r["reason"], r["next_step"], values, tuple(sorted(compiler.binds)),
+                translations={lang: (t["reason"], t["next_step"]) for lang, t in r["translations"].items()})
 
 
 def compile_policy(raw: Any, path: Path) -> Policy:
@@ -185,7 +209,7 @@ def compile_policy(raw: Any, path: Path) -> Policy:
             raise PolicyError(f"{where}: example {ex['name']!r}: now: give now, facts.now or examples_now")
         examples.append(ex)
     return Policy(data["name"], data["title"], data["version"], data["valid_from"], path, params, data["features"],
-                  data["wording"], rules, examples, examples_now, data["code_title"])
+                  data["wording"], rules, examples, examples_now, data["code_title"], data["translations"])
 
 
 RECHECK_SECONDS = 1.0

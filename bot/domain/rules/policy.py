@@ -22,7 +22,7 @@ from bot.domain.rules.expr import Ctx, Fn
 from bot.domain.rules.facts import FactsError, parse_facts
 from bot.infra.config import ConfigError
 from bot.infra.db import SHANGHAI
-from bot.infra.texts import format_value
+from bot.infra.texts import SOURCE_LANGUAGE, format_value
 
 RANK = {"red": 0, "yellow": 1, "green": 2}
 MAX_LOOKAHEAD = 12   # boundaries tried for reevaluate_at
@@ -43,6 +43,12 @@ class Decision:
     next_step: str
     reevaluate_at: dt.datetime | None
     green_at: dt.datetime | None = None  # when time alone turns the code green (None: never, or it is green)
+    translated: tuple = ()  # ((language, reason, next_step), ...): the rule's translations, filled in
+
+    @property
+    def wording(self) -> dict | None:
+        """The reason and next step in the other languages, as codes.wording keeps them."""
+        return {lang: {"reason": r, "next_step": n} for lang, r, n in self.translated} or None
 
     def as_json(self) -> dict:
         return {"colour": self.colour, "rule": self.rule, "reason": self.reason, "next_step": self.next_step,
@@ -58,6 +64,7 @@ class Rule:
     next_step: str
     values: dict[str, Fn]
     binds: tuple[str, ...] = ()  # the trip lists it reads ("travel", "overseas")
+    translations: dict[str, tuple[str, str]] = field(default_factory=dict)  # language: (reason, next_step)
 
 
 @dataclass
@@ -74,6 +81,12 @@ class Policy:
     examples: list[dict] = field(default_factory=list)
     examples_now: dt.datetime | None = None
     code_title: str = "健康码"  # what the code page and image are called here (浙江健康码)
+    translations: dict[str, dict] = field(default_factory=dict)  # language: code_title, may, to_green
+
+    def words(self, lang: str) -> dict:
+        """What each colour may do, how it turns green, and the code's title, in `lang` (the
+        source words where the policy has no translation)."""
+        return self.translations.get(lang) or {**self.wording, "code_title": self.code_title}
 
     def __post_init__(self):
         self._orders = {colour: self._order(colour) for colour in (None, "red", "yellow", "green")}
@@ -103,7 +116,7 @@ class Policy:
                 green_at = at
                 break
             at = after
-        return Decision(*decision, reevaluate_at, green_at)
+        return Decision(*decision[:4], reevaluate_at, green_at, decision[4])
 
     def _at(self, view, now: dt.datetime) -> tuple[tuple, dt.datetime | None]:
         """The decision at `now` and the first later instant at which it changes."""
@@ -198,13 +211,19 @@ def _view(facts: dict) -> tuple[dict, dict, dict | None]:
     return facts, seen, designation
 
 
-def _texts(rule: Rule, ctx: Ctx) -> tuple[str, str]:
+def _texts(rule: Rule, ctx: Ctx) -> tuple[str, str, tuple]:
+    """The reason and next step, and their translations (dates in each language's form)."""
     if not rule.values:
-        return rule.reason, rule.next_step
+        return rule.reason, rule.next_step, tuple((lang, r, n) for lang, (r, n) in rule.translations.items())
     bounds = len(ctx.bounds)
-    values = {k: format_value(f(ctx)) for k, f in rule.values.items()}
+    raw = {k: f(ctx) for k, f in rule.values.items()}
     del ctx.bounds[bounds:]  # wording is not a condition: it must not move reevaluate_at
-    return rule.reason.format_map(values), rule.next_step.format_map(values)
+    values = {k: format_value(v, SOURCE_LANGUAGE) for k, v in raw.items()}
+    translated = []
+    for lang, (reason, next_step) in rule.translations.items():
+        in_lang = {k: format_value(v, lang) for k, v in raw.items()}
+        translated.append((lang, reason.format_map(in_lang), next_step.format_map(in_lang)))
+    return rule.reason.format_map(values), rule.next_step.format_map(values), tuple(translated)
 
 
 def instant(text: str) -> dt.datetime:

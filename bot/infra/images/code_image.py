@@ -1,5 +1,6 @@
 """The code image: a QR of PUBLIC_BASE_URL/v/<scan token> drawn in the code's colour, the colour
 word, the masked name, the date and minute, and `限时通行至 HH:MM` while a limited pass runs.
+In the viewer's language (国际版: English words drawn in a Latin font).
 
 A palette image (white, the colour, grey text) keeps the PNG small. The QR is drawn by scaling a
 one-pixel-per-module image, not module by module. Images are cached in Redis per person, code
@@ -21,7 +22,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bot.infra.images import qr
 from bot.infra import signing, tokens
-from bot.infra.texts import say
+from bot.infra import texts
+from bot.infra.texts import SOURCE_LANGUAGE, say
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,14 @@ FONT_CANDIDATES = (
 )
 
 
+LATIN_FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+    "/System/Library/Fonts/Helvetica.ttc",
+)
+
+
 class FontMissing(RuntimeError):
     pass
 
@@ -56,6 +66,14 @@ def find_font(configured: str | None) -> str:
             return path
     raise FontMissing("no CJK font found for code images: set FONT_PATH to a .ttf/.ttc file, or install "
                       "one (Debian: apt-get install fonts-wqy-microhei; `make dev` does this)")
+
+
+def find_latin_font(configured: str | None, cjk_font: str) -> str:
+    """LATIN_FONT_PATH, else a Latin font found on the system, else the CJK font (whose Latin
+    letters serve, less well)."""
+    if configured:
+        return configured
+    return next((path for path in LATIN_FONT_CANDIDATES if Path(path).is_file()), cjk_font)
 
 
 @lru_cache(maxsize=16)
@@ -73,13 +91,14 @@ class CodeView:
     pass_until: dt.datetime | None = None  # a limited pass running now (local time shown)
     tail: str = ""  # the document number's last 4: family members of one surname told apart
     public_id: str = ""  # what a signed claim names (people.public_id)
+    language: str = SOURCE_LANGUAGE  # the viewer's: the words drawn
 
 
 def cache_key(view: CodeView, period: int, kid: str = "") -> str:
     """Everything the image shows and its signature covers: a new key, name or colour is a new image."""
     until = int(view.pass_until.timestamp()) if view.pass_until else 0
     covered = hashlib.sha256(f"{view.public_id}|{view.colour}|{view.name_masked}|{view.tail}".encode()).hexdigest()[:12]
-    return f"{CACHE_PREFIX}:{view.person_id}:{view.version}:{period}:{until}:{kid}:{covered}"
+    return f"{CACHE_PREFIX}:{view.person_id}:{view.version}:{period}:{until}:{kid}:{covered}:{view.language}"
 
 
 def scan_url(settings, view: CodeView, period: int, signer=None) -> str:
@@ -96,7 +115,15 @@ def scan_url(settings, view: CodeView, period: int, signer=None) -> str:
 
 
 def render(view: CodeView, url: str, at: dt.datetime, font_path: str) -> bytes:
-    """The PNG. `at` is the local time printed (the token's minute)."""
+    """The PNG, its words in view.language. `at` is the local time printed (the token's minute)."""
+    token = texts.language.set(view.language)
+    try:
+        return _draw(view, url, at, font_path)
+    finally:
+        texts.language.reset(token)
+
+
+def _draw(view: CodeView, url: str, at: dt.datetime, font_path: str) -> bytes:
     matrix = qr.make(url)
     span = matrix.size + 2 * QUIET
     scale = max(QR_SPAN // span, 2)
@@ -142,6 +169,7 @@ class CodeImages:
         """signer: () -> (kid, Ed25519 private key), the current signing key (bot.domain.keys)."""
         self.settings, self.redis, self.signer = settings, redis, signer
         self.font_path = find_font(settings.font_path)
+        self.latin_font_path = find_latin_font(settings.latin_font_path, self.font_path)
         self._local: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -180,4 +208,5 @@ class CodeImages:
         from bot.infra.db import SHANGHAI
 
         at = dt.datetime.fromtimestamp(period * tokens.SCAN_PERIOD, SHANGHAI)
-        return render(view, scan_url(self.settings, view, period, signer), at, self.font_path)
+        font = self.font_path if view.language == SOURCE_LANGUAGE else self.latin_font_path
+        return render(view, scan_url(self.settings, view, period, signer), at, font)
