@@ -50,8 +50,6 @@ def test_full_width_digits_and_spaces_are_folded():
 
 
 def test_other_documents():
-    assert check_number("passport", "e1234 5678", TODAY) == ("E12345678", None)
-    assert refused(IdNumber("passport", TODAY), "E12") == "passport_format"
     assert check_number("permit", "H12345678", TODAY)[0] == "H12345678"
     assert check_number("permit", id_card("81000019900101001"), TODAY)[1] == dt.date(1990, 1, 1)
     assert refused(IdNumber("permit", TODAY), "X1234") == "permit_format"
@@ -75,6 +73,35 @@ def test_name():
     assert refused(Name(), "张三!") == "name_chars"
     assert refused(Name(), "张三👍") == "emoji"
     assert refused(Name(), "张" * 31) == "name_length"
+
+
+def test_latin_names():
+    """国际版: letters, spaces, hyphens and apostrophes between letters; accents kept; upper-case."""
+    assert Name().deserialize("Jean-Luc O’Brien") == "JEAN-LUC O'BRIEN"
+    assert Name().deserialize("José Álvarez") == "JOSÉ ÁLVAREZ"
+    assert Name().deserialize("A" * 40 + " B") == "A" * 40 + " B"
+    for bad in ("-John", "John-", "O''Brien", "John - Smith", "张-三", "张'三", "John_Smith", "John@Smith"):
+        assert refused(Name(), bad) == "name_chars", bad
+    assert refused(Name(), "J" * 61) == "latin_name_length"
+
+
+def test_passports_by_pattern_and_nationality():
+    from bot.chat.conversation.answers import Nationality
+
+    assert check_number("passport", "e1234 5678", TODAY) == ("E12345678", None)   # ICAO: up to 9, with a digit
+    for bad in ("E12", "ABCDEFGH", "E1234567890"):
+        assert refused(IdNumber("passport", TODAY), bad) == "passport_format", bad
+    assert check_number("passport", "EA1234567", TODAY, "CHN")[0] == "EA1234567"   # the issuer's own pattern
+    assert refused(IdNumber("passport", TODAY, "CHN"), "123456789") == "passport_format"
+    assert refused(IdNumber("passport", TODAY, "CHN"), "EI1234567") == "passport_format"  # no I or O in it
+    assert check_number("passport", "123456789", TODAY, "USA")[0] == "123456789"
+    assert check_number("passport", "X1234567", TODAY, "FRA")[0] == "X1234567"      # no pattern of its own: ICAO
+    nationality = Nationality()
+    for typed, code in (("usa", "USA"), ("US", "USA"), ("United States", "USA"), ("美国", "USA"), ("英国", "GBR"),
+                        ("germany", "DEU"), (" JPN ", "JPN"), ("中国香港特别行政区", "HKG")):
+        assert nationality.deserialize(typed) == code, typed
+    for bad in ("Narnia", "XXX", "BUR", "DDR"):  # unknown, or withdrawn codes
+        assert refused(nationality, bad) == "nationality", bad
 
 
 def test_choice_numbers_and_words():

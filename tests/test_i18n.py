@@ -111,3 +111,27 @@ def test_chinese_is_unchanged_by_the_marking():
     menu = texts.say("menu.main", items=[{"number": 1, "name": "declare"}],
                      code={"colour": "green", "name_masked": "张*", "since": "2026-11-30T14:05:00+08:00"})
     assert menu.startswith("您当前是【绿码】（张*，") and "1 健康申报（申领/更新我的健康码）" in menu
+
+
+@pytest.mark.parametrize("name", ["zhejiang", "yunnan", "guangxi-hechi"])
+def test_the_shipped_policies_say_everything_in_english(name):
+    """Every rule's reason and next step, what each colour may do, and the code's title, in
+    English; each example's decision has them filled in, its dates in English form."""
+    from bot.domain.rules.facts import parse_facts
+    from bot.domain.rules.loading import load_policy
+
+    policy = load_policy(name)
+    words = policy.words("en")
+    assert words["code_title"] != policy.code_title and not CJK.search(repr(words))
+    assert set(words["may"]) == {"green", "yellow", "red"}
+    for rule in policy.rules:
+        assert rule.translations.get("en"), f"{name}: rule {rule.id} has no English"
+        assert not CJK.search(repr(rule.translations["en"])), rule.id
+    for example in policy.examples:
+        facts, now = parse_facts(example["facts"])
+        decision = policy.evaluate(facts, now or example["now"] or policy.examples_now)
+        english = decision.wording["en"]
+        said = english["reason"] + english["next_step"]
+        # a staff designation's reason is the staff's own (Chinese) words: English says who decided
+        assert not CJK.search(said) and "{" not in said, (example["name"], english)
+        assert CJK.search(decision.reason + decision.next_step)  # the source text stays Chinese, dates and all

@@ -181,6 +181,10 @@ def rule(raw, rid, colour=None):
     (lambda r: rule(r, "Z3")["when"].update({"==": [{"measure_state": ["quarantine"]}, "ongoing"]}),
      "rule Z3: when: ==[0].measure_state: unknown measure kind 'quarantine'"),
     (lambda r: r["parameters"].update({"overseas_days": [14]}), "parameters: overseas_days: must be a number"),
+    (lambda r: rule(r, "Z9")["translations"]["en"].update({"reason": "Home {until}"}),
+     "rule Z9: translations.en.reason: {until} is not in values"),
+    (lambda r: rule(r, "Z9")["translations"].update({"fr": {"reason": "x"}}), "rule Z9: translations: fr"),
+    (lambda r: r["translations"]["en"]["may"].pop("red"), "translations: en: may: Length must be 3."),
     (lambda r: r["examples"][0]["facts"].update({"travel": {"origin_class": "moon", "arrival": "2026-01-01"}}), None),
 ])
 def test_broken_policy_named(tmp_path, mutate, words):

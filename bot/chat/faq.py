@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from bot.chat.conversation.text import fold, pairs
 from bot.infra.config import ROOT
+from bot.infra.texts import LANGUAGES, SOURCE_LANGUAGE
 
 
 @lru_cache(maxsize=1)
@@ -19,15 +20,22 @@ def _data() -> dict:
     return json.loads((ROOT / "config" / "faq.json").read_text(encoding="utf-8"))
 
 
-def intents() -> dict[str, tuple[str, ...]]:
-    return {name: tuple(fold(w) for w in words) for name, words in _data().get("intents", {}).items()}
+@lru_cache(maxsize=None)
+def intents(lang: str = SOURCE_LANGUAGE) -> dict[str, tuple[str, ...]]:
+    key = "intents" if lang == SOURCE_LANGUAGE else f"intents_{lang}"
+    return {name: tuple(fold(w) for w in words) for name, words in _data().get(key, {}).items()}
 
 
-@lru_cache(maxsize=1)
-def entries() -> tuple[dict, ...]:
-    kinds = intents()
+@lru_cache(maxsize=None)
+def entries(lang: str = SOURCE_LANGUAGE) -> tuple[dict, ...]:
+    """The entries in `lang` (国际版: an entry's "en" holds its question, answer, keywords and
+    policy versions in English)."""
+    kinds = intents(lang)
     out = []
-    for i, e in enumerate(_data()["entries"], 1):
+    for i, source in enumerate(_data()["entries"], 1):
+        e = {k: v for k, v in source.items() if k not in LANGUAGES}
+        if lang != SOURCE_LANGUAGE:
+            e.update(source[lang])
         q = fold(e["q"])
         asks = set(e.get("asks", ())) | {name for name, words in kinds.items() if any(w in q for w in words)}
         out.append(dict(e, number=i, keywords=[fold(k) for k in e["keywords"]], pairs=pairs(e["q"]),

@@ -59,7 +59,7 @@ class ChatService:
         self.deadline = settings.reply_deadline
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._options = None
+        self._options: dict[str, tuple[float, dict]] = {}
 
     @cached_property
     def store(self) -> ConversationStore:
@@ -68,14 +68,16 @@ class ChatService:
                                  rate_per_min=self.services.settings.chat_rate_per_min)
 
     def options(self) -> dict:
-        """What flows may read of the deployment; the policy file is looked at once a second."""
-        now = time.monotonic()
-        if self._options is None or now - self._options[0] > 1.0:
+        """What flows may read of the deployment, the FAQ in the language in hand; the policy file
+        is looked at once a second."""
+        now, lang = time.monotonic(), texts.language.get()
+        cached = self._options.get(lang)
+        if cached is None or now - cached[0] > 1.0:
             policy = self.services.policy
-            self._options = (now, {"sms_verification": self.services.settings.sms_verification,
-                                   "features": policy.features, "policy": policy.name, "faq": faq.entries(),
-                                   "faq_intents": faq.intents()})
-        return self._options[1]
+            cached = self._options[lang] = (now, {
+                "sms_verification": self.services.settings.sms_verification, "features": policy.features,
+                "policy": policy.name, "faq": faq.entries(lang), "faq_intents": faq.intents(lang)})
+        return cached[1]
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

@@ -107,6 +107,8 @@ def _first_error(messages) -> str:
     if isinstance(messages, dict):
         key, value = next(iter(messages.items()))
         inner = _first_error(value)
+        if key in ("key", "value"):  # a Dict field's entry: its key or its value is what is wrong
+            return inner
         return f"{key}: {inner}" if not inner.startswith(f"{key}:") else inner
     if isinstance(messages, list):
         return str(messages[0]) if messages else "invalid"
