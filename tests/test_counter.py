@@ -54,6 +54,8 @@ def test_a_clerk_registers_declares_and_prints_for_someone_without_a_phone(clien
     assert "境外" in first  # the chat's first health question (registered: no registration questions)
     wrong = client.post(f"/console/counter/people/{pid}/declare", data={"answer": "7", "nonce": "w", "csrf": csrf(client)})
     assert "请回复序号 1 到 2 中的一个数字" in wrong.get_data(as_text=True)  # the chat's own check and words
+    stays = client.post(f"/console/counter/people/{pid}/declare", data={"answer": "EN", "nonce": "en", "csrf": csrf(client)})
+    assert "境外" in stays.get_data(as_text=True) and "abroad" not in stays.get_data(as_text=True)  # the console: Chinese
     page = declare(client, pid, *CLEAN, "1").get_data(as_text=True)
     assert "申报成功" in page and "绿码" in page and "本人没有绑定的聊天账号" in page
     assert services.settings.public_base_url not in page and "亮码：" not in page  # the paper code instead

@@ -233,3 +233,24 @@ def test_a_code_change_is_pushed_in_each_account_language(env):
             assert texts["o-zh"].startswith("好消息：您的健康码已转为绿码")
         finally:
             svc.close()
+
+
+def test_an_english_paper_code(wechat_app, tmp_path):
+    import subprocess
+
+    walk = Walk(wechat_app, "o-printer")
+    walk.say("EN")
+    walk.run(*PASSPORT, *CLEAN, "1")
+    reply = walk.say("8")
+    if "Whose paper health code" in reply:
+        reply = walk.say("1")
+    assert "paper health code (Green code) is ready" in reply
+    link = re.search(r"(http\S+\.pdf\S*)", reply).group(1)
+    assert link.endswith("?lang=en")
+    r = wechat_app.test_client().get(link.replace(wechat_app.extensions["services"].settings.public_base_url, ""))
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    (tmp_path / "paper.pdf").write_bytes(r.data)
+    text = subprocess.run(["pdftotext", str(tmp_path / "paper.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Zhejiang Health Code" in text and "Green code" in text and "J*** O*** (ID ending 6789)" in text
+    assert "Valid until" in text and "Printed" in text and not CJK.search(text)

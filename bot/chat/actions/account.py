@@ -112,6 +112,7 @@ def language(services, session, msg, payload):
     if chosen not in LANGUAGES:
         raise ValueError(f"unknown language {chosen!r}")
     row = identity(session, msg, create=True)
-    if row is not None:  # a counter desk has no account: the clerk's page is Chinese
-        row.language = None if chosen == SOURCE_LANGUAGE else chosen
+    if row is None:  # a counter desk has no account: the clerk's console stays Chinese
+        return {"language": SOURCE_LANGUAGE}
+    row.language = None if chosen == SOURCE_LANGUAGE else chosen
     return {"language": chosen}
