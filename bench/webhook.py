@@ -148,9 +148,12 @@ def prepare(svc, var, confirm_only: bool = False) -> dict:
     pipe = svc.redis.client().pipeline(transaction=False)
 
     def seed(user, state, data, trail=()):
+        """A user mid-flow, as the webhook's own finish() leaves one: the state and, written with
+        it, the copy of the account's language."""
         conv = {"flow": "declare", "state": state, "data": data, "trail": list(trail), "errors": 0, "at": now}
-        key = store.keys(f"wechat:{APPID}:{user}", "")[2]
+        _, _, key, _, lang = store.keys(f"wechat:{APPID}:{user}", "")
         pipe.set(key, svc.vault.encrypt(json.dumps(conv, ensure_ascii=False), "conversation"), ex=3600)
+        pipe.set(lang, "zh", ex=3600)
 
     files = {}
     for mode, sim in () if confirm_only else (("warm", plain_sim), ("plain1", plain_sim), ("safe1", safe_sim),
