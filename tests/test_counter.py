@@ -162,3 +162,22 @@ def test_who_may_open_the_counter_pages(app, services):
         assert c.get("/console/hotline").status_code == status, role
     assert anonymous.get("/console/hotline").status_code == 302
     assert anonymous.post("/console/counter/people/1/paper").status_code == 302
+
+
+def test_a_clerk_registers_a_passport_holder_with_the_issuing_country(client, services):
+    """国际版 at the counter: a passport needs its issuing country, which also picks the pattern its
+    number is checked by; the person is stored with it and masked in the Latin way."""
+    sign_in(client, staff_token(services, "counter", name="窗口乙"))
+    passport = {"name": "Maria Garcia-Lopez", "id_type": "passport", "id_number": "EA1234567"}
+    missing = serve(client, **passport)
+    assert missing.status_code == 400 and 'id="error-nationality"' in missing.get_data(as_text=True)
+    wrong = serve(client, **dict(passport, id_number="123456789"), nationality="CHN")  # not a Chinese passport
+    assert wrong.status_code == 400 and 'id="error-id_number"' in wrong.get_data(as_text=True)
+    done = serve(client, **dict(passport, id_number="X1234567"), nationality="西班牙")
+    assert done.status_code == 302
+    pid = int(done.headers["Location"].rstrip("/").split("/")[-1])
+    with services.db.session() as s:
+        person = s.get(Person, pid)
+        assert (person.name, person.nationality, person.id_type) == ("MARIA GARCIA-LOPEZ", "ESP", "passport")
+    page = client.get(f"/console/counter/people/{pid}").get_data(as_text=True)
+    assert "M*** G***" in page and "GARCIA" not in page

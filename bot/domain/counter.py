@@ -22,7 +22,7 @@ from bot.infra.masking import mask_id_number
 
 
 def serve(session, vault, staff, *, name: str, id_type: str, id_number: str, phone: str | None,
-          documents_checked: bool, consent: bool) -> tuple[Person, str]:
+          documents_checked: bool, consent: bool, nationality: str | None = None) -> tuple[Person, str]:
     """The person the clerk serves, and what happened: registered (new), confirmed (a family
     member's record, now theirs), or found. The caller commits."""
     missing = {k: ["required"] for k, v in (("documents_checked", documents_checked), ("consent", consent)) if not v}
@@ -48,6 +48,8 @@ def serve(session, vault, staff, *, name: str, id_type: str, id_number: str, pho
         person = found
         if phone and phone != found.phone:
             change_phone(session, staff, found, phone)
+    if nationality:  # a passport's issuing country, as the clerk read it off the document
+        person.nationality = nationality
     session.flush()
     audit.by_staff(session, staff, "person.served_in_person", person.id, outcome=outcome, consent=True,
                    documents="checked", phone=bool(person.phone), id_masked=mask_id_number(person.id_number))

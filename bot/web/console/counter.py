@@ -67,7 +67,8 @@ def _desk() -> CounterDesk:
 def counter():
     errors, form = {}, request.form
     if request.method == "POST":
-        answers, errors = checked(form, {**document_fields(form), "phone": Phone()}, optional=("phone",))
+        answers, errors = checked(form, {**document_fields(form, nationality=True), "phone": Phone()},
+                                  optional=("phone",))
         if not errors:
             s = db.session()
             try:

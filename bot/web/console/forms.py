@@ -2,7 +2,7 @@
 fields, so a clerk's form refuses what the chat would, in the same words."""
 from __future__ import annotations
 
-from bot.chat.conversation.answers import IdNumber, Name
+from bot.chat.conversation.answers import IdNumber, Name, Nationality
 from bot.chat.conversation.flow import Invalid as BadAnswer
 from bot.chat.conversation.text import CONTROL
 from bot.domain.models import ID_TYPES
@@ -32,9 +32,19 @@ def checked(form, fields: dict, optional: tuple[str, ...] = ()) -> tuple[dict, d
     return values, errors
 
 
-def document_fields(form) -> dict:
-    """The name and the document number, for the document type the form chose."""
-    return {"name": Name(), "id_number": IdNumber(id_type_of(form), utcnow().astimezone(SHANGHAI).date())}
+def document_fields(form, nationality: bool = False) -> dict:
+    """The name and the document number, for the document type the form chose; with
+    `nationality`, a passport's issuing country too (国际版), which also picks the pattern its
+    number is checked by."""
+    id_type = id_type_of(form)
+    if id_type != "passport" or not nationality:
+        return {"name": Name(), "id_number": IdNumber(id_type, utcnow().astimezone(SHANGHAI).date())}
+    try:
+        country = Nationality().deserialize(form.get("nationality") or "")
+    except BadAnswer:
+        country = None
+    return {"name": Name(), "nationality": Nationality(),
+            "id_number": IdNumber(id_type, utcnow().astimezone(SHANGHAI).date(), country)}
 
 
 def id_from_form(form) -> tuple[str, str] | None:
