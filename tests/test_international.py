@@ -254,3 +254,23 @@ def test_an_english_paper_code(wechat_app, tmp_path):
                           check=True).stdout
     assert "Zhejiang Health Code" in text and "Green code" in text and "J*** O*** (ID ending 6789)" in text
     assert "Valid until" in text and "Printed" in text and not CJK.search(text)
+
+
+def test_codes_from_before_get_their_english_from_a_reevaluation(services):
+    """A code stored before 国际版 has no English wording: `flask policy reevaluate` (a batch run)
+    fills it in even where nothing else about the code changes."""
+    from bot.domain.models import Code
+    from bot.domain.reevaluation import reevaluate_batch
+    from tests.support.people import person_with_code
+
+    pid = person_with_code(services, "green")
+    with services.db.session() as s:
+        s.get(Code, pid).rule, s.get(Code, pid).reason = "Z11", "无风险状态"
+        s.get(Code, pid).next_step = "请继续做好个人防护"
+    with services.db.session() as s:
+        processed, changes = reevaluate_batch(s, services.policy, [pid], cause="policy_change")
+    assert processed == 1 and changes == []
+    with services.db.session() as s:
+        code = s.get(Code, pid)
+        assert code.wording == {"en": {"reason": "No risk found", "next_step": "Keep protecting yourself and others"}}
+        assert (code.version, code.reason) == (1, "无风险状态")
