@@ -254,6 +254,7 @@ def test_an_english_paper_code(wechat_app, tmp_path):
                           check=True).stdout
     assert "Zhejiang Health Code" in text and "Green code" in text and "J*** O*** (ID ending 6789)" in text
     assert "Valid until" in text and "Printed" in text and not CJK.search(text)
+    assert re.search(r"Valid until \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d", text)
 
 
 def test_codes_from_before_get_their_english_from_a_reevaluation(services):

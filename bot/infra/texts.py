@@ -45,12 +45,18 @@ def format_value(value, lang: str | None = None) -> str:
     hand), Asia/Shanghai."""
     formats = FORMATS.get(lang or language.get(), FORMATS)
     if isinstance(value, dt.datetime):
-        local = value.astimezone(SHANGHAI)
-        return formats["datetime"].format(year=local.year, month=local.month, day=local.day, hour=local.hour,
-                                          minute=local.minute, mon=MONTHS[local.month - 1])
+        return format_instant(value, "datetime", lang)
     if isinstance(value, dt.date):
         return formats["date"].format(year=value.year, month=value.month, day=value.day, mon=MONTHS[value.month - 1])
     return "" if value is None else str(value)
+
+
+def format_instant(value: dt.datetime, form: str = "datetime", lang: str | None = None) -> str:
+    """An instant in one of config/formats.json's forms (datetime, stamp, clock), Asia/Shanghai."""
+    formats = FORMATS.get(lang or language.get(), FORMATS)
+    local = value.astimezone(SHANGHAI)
+    return formats[form].format(year=local.year, month=local.month, day=local.day, hour=local.hour,
+                                minute=local.minute, second=local.second, mon=MONTHS[local.month - 1])
 
 
 def translations(lang: str):
@@ -102,6 +108,7 @@ def environment(lang: str = SOURCE_LANGUAGE) -> Environment:
     env.filters["country"] = lambda code: countries.name(code, lang)
     env.filters["date"] = format_date
     env.filters["datetime"] = format_datetime
+    env.filters["stamp"] = lambda value: format_instant(value, "stamp", lang)
     # a flow may hand over what was typed: the sentence shows it masked
     env.filters.update(mask_name=mask_name, mask_id=mask_id_number, mask_phone=mask_phone)
     return env

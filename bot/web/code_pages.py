@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, g, make_response, render_tem
 from bot.domain.keys import keyring
 from bot.domain.code_views import check_scan, in_language, load_view, page_facts, person_for_link
 from bot.infra import texts, tokens
+from bot.infra.texts import format_instant
 from bot.web import db
 from bot.infra.db import SHANGHAI
 from bot.infra.images.code_image import FontMissing
@@ -119,12 +120,11 @@ def paper_pdf(token: str):
     lang = texts.language.get()
     if lang != texts.SOURCE_LANGUAGE:  # English words in a Latin font, as on the code image
         font = find_latin_font(services.settings.latin_font_path, font)
-    local = "%Y-%m-%d %H:%M"
     pdf = render_pdf(title=services.policy.words(lang)["code_title"], colour_word=say("image.word", colour=issued.colour),
                      colour=issued.colour, name=say("image.name", name=name, tail=id_tail(person.id_number)),
                      url=f"{services.settings.public_base_url}/v/{signing.encode(claim, private)}",
-                     valid_until=say("paper.valid_until", at=issued.valid_until.astimezone(SHANGHAI).strftime(local)),
-                     issued_at=say("paper.printed", at=issued.issued_at.astimezone(SHANGHAI).strftime(local)),
+                     valid_until=say("paper.valid_until", at=format_instant(issued.valid_until, "stamp")),
+                     issued_at=say("paper.printed", at=format_instant(issued.issued_at, "stamp")),
                      note=say("paper.note"), font_path=font)
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": 'inline; filename="healthcode.pdf"', "Cache-Control": "private, no-store",
@@ -147,5 +147,5 @@ def verify_page():
 def scanned(scan_token: str):
     result = check_scan(db.session(), _services().settings, scan_token, public_keys=keyring(_services().db)[1])
     status = 200 if result["verdict"] != "invalid" else 404
-    checked = dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    checked = format_instant(dt.datetime.now(SHANGHAI), "clock")
     return render_template("codes/scan.html", r=result, checked=checked), status
