@@ -275,3 +275,33 @@ def test_codes_from_before_get_their_english_from_a_reevaluation(services):
         code = s.get(Code, pid)
         assert code.wording == {"en": {"reason": "No risk found", "next_step": "Keep protecting yourself and others"}}
         assert (code.version, code.reason) == (1, "无风险状态")
+
+
+def test_the_english_pages_in_a_browser(live, browser):
+    """In headless Chromium: the code page an English account's link opens, and the offline
+    verifier in English, its words filled in by the page's script."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.support.browser import loaded, page_text
+
+    base, app, svc, stub = live
+    walk = Walk(app, "o-browser")
+    walk.say("EN")
+    reply = walk.run(*PASSPORT, *YELLOW, "1")
+    link = re.search(r"(http\S+/codes/\S+)", reply).group(1)
+    browser.get(base + link[len(svc.settings.public_base_url):])
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert browser.find_element(By.ID, "title").text == "Zhejiang Health Code"
+    assert browser.find_element(By.ID, "colour").text == "Yellow code"
+    assert browser.find_element(By.ID, "reason").text == "Declared fever, shortness of breath or respiratory symptoms"
+    assert browser.find_element(By.ID, "test").text == "No PCR test on record"
+    assert loaded(browser, browser.find_element(By.ID, "code"))
+    assert not CJK.search(page_text(browser))
+    browser.get(base + "/verify?lang=en")
+    WebDriverWait(browser, 15).until(lambda d: "Verification keys updated" in d.find_element(By.ID, "keys-state").text)
+    browser.find_element(By.ID, "code").send_keys("not a code")
+    browser.find_element(By.ID, "check").click()
+    WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "result").get_attribute("data-verdict"))
+    assert browser.find_element(By.ID, "result").text == "Not a health code"
+    assert not CJK.search(page_text(browser))
