@@ -305,3 +305,20 @@ def test_the_english_pages_in_a_browser(live, browser):
     WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "result").get_attribute("data-verdict"))
     assert browser.find_element(By.ID, "result").text == "Not a health code"
     assert not CJK.search(page_text(browser))
+
+
+def test_staff_find_a_passport_holder_by_number(wechat_app):
+    """The search key of a passport (its type and number, hashed) finds the person; the answer
+    masks the Latin name."""
+    from tests.support.staff import auth, staff_token
+
+    services = wechat_app.extensions["services"]
+    walk = Walk(wechat_app, "o-found")
+    walk.say("EN")
+    walk.run(*PASSPORT, *CLEAN, "1")
+    r = wechat_app.test_client().post("/api/v1/lookups", json={"id_type": "passport", "id_number": "1234 56789",
+                                                                "venue": "Station east gate"},
+                                      headers=auth(staff_token(services, "scanner")))
+    assert r.status_code == 200, r.json
+    assert (r.json["colour"], r.json["masked_name"]) == ("green", "J*** O***")
+    assert "BRIEN" not in r.get_data(as_text=True)
