@@ -322,3 +322,21 @@ def test_staff_find_a_passport_holder_by_number(wechat_app):
     assert r.status_code == 200, r.json
     assert (r.json["colour"], r.json["masked_name"]) == ("green", "J*** O***")
     assert "BRIEN" not in r.get_data(as_text=True)
+
+
+def test_a_flood_reads_no_database_for_the_language(make_app, monkeypatch):
+    """Past the per-minute limit the answer costs Redis only: the language comes with begin()'s
+    reply, even when the account is English."""
+    from bot.chat.service import ChatService
+
+    app, _ = make_app(CHAT_RATE_PER_MIN=5)
+    chat = Chat(app, user="o-flood")
+    chat.say("EN")
+    app.extensions["services"].redis.client().delete(f"chat:lang:wechat:{APPID}:o-flood")  # as after 48 hours
+    looked_up = []
+    original = ChatService._stored_language
+    monkeypatch.setattr(ChatService, "_stored_language", lambda self, msg: looked_up.append(1) or original(self, msg))
+    replies = [chat.say("menu") for _ in range(8)]
+    assert len(looked_up) == 1  # the first message to handle reads it back; the flood after it does not
+    slowed = [r for r in replies if r.startswith("You are sending too fast")]
+    assert len(slowed) == 1 and not CJK.search(slowed[0])

@@ -117,7 +117,10 @@ class ChatService:
         except (RedisError, Busy) as exc:
             log.warning("conversation store unavailable: %s", exc.__class__.__name__)
             return [say("common.busy")]
-        language = texts.language.set(begun.language or self._stored_language(msg))
+        # the account's language: Redis' copy; the database only for a message to handle (never
+        # for a retry or a flood) when the copy is gone
+        language = texts.language.set(begun.language or (
+            self._stored_language(msg) if begun.status == "ok" else texts.SOURCE_LANGUAGE))
         try:
             return self._answer(msg, begun, now, replay_retries, started)
         finally:

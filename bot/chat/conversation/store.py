@@ -31,13 +31,13 @@ if #KEYS > 5 then
   elseif prior ~= ARGV[5] then return {'replayed', ''} end
 end
 local seen = redis.call('GET', KEYS[1])
-if seen then return {'seen', seen} end
+if seen then return {'seen', seen, redis.call('GET', KEYS[5]) or ''} end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'locked', ''} end
 local sent = redis.call('INCR', KEYS[4])
 if sent == 1 then redis.call('EXPIRE', KEYS[4], 120) end
 if sent > tonumber(ARGV[4]) then
   redis.call('DEL', KEYS[2])
-  return {'limited', tostring(sent - tonumber(ARGV[4]))}
+  return {'limited', tostring(sent - tonumber(ARGV[4])), redis.call('GET', KEYS[5]) or ''}
 end
 redis.call('SET', KEYS[1], '', 'EX', ARGV[3])
 return {'ok', redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[5]) or ''}
