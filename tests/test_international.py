@@ -9,7 +9,7 @@ import re
 import urllib.request
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.domain.models import ChannelIdentity, Person
 from bot.infra.db import SHANGHAI, utcnow
@@ -155,6 +155,8 @@ def test_an_english_declaration_with_a_passport_end_to_end(env):
             with svc.db.session() as s:
                 person = s.scalar(select(Person).where(Person.id_type == "passport"))
                 assert (person.name, person.id_number, person.nationality) == ("JOHN O'BRIEN-SMITH", "123456789", "USA")
+                stored = s.execute(text("SELECT name, nationality FROM people WHERE id_type = 'passport'")).one()
+                assert "JOHN" not in stored.name and "USA" not in stored.nationality  # sealed at rest
 
             assert notices.drain()["delivered"] == 1
             [msg] = _messages(stub, "o-visitor")["messages"]

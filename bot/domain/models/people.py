@@ -29,7 +29,7 @@ class Person(Base):
     id_number: Mapped[str] = mapped_column(Encrypted("people.id_number"))
     name: Mapped[str] = mapped_column(Encrypted("people.name"))
     phone: Mapped[str | None] = mapped_column(Encrypted("people.phone"))
-    nationality: Mapped[str | None] = mapped_column(String(3))  # passports: ISO 3166-1 alpha-3
+    nationality: Mapped[str | None] = mapped_column(Encrypted("people.nationality", 256))  # passports: ISO alpha-3
     address: Mapped[str | None] = mapped_column(Encrypted("people.address"))
     district: Mapped[str | None] = mapped_column(String(12), index=True)  # region code, scopes community staff
     registered: Mapped[bool] = mapped_column(Boolean, default=False)  # registered themselves in chat
