@@ -21,6 +21,24 @@ CHILD = id_card(f"110105{TODAY.year - 6}0101123")
 PASSPORT = ("1", "John O'Brien-Smith", "2", "USA", "123456789", "13812345678")
 
 
+def caption_of(image: Image.Image) -> bytes:
+    """The colour word and the masked name, drawn above the QR (what differs by language)."""
+    from bot.infra.images import code_image
+
+    return image.crop((0, 0, code_image.WIDTH, 20 + 44 + 30)).tobytes()
+
+
+def drawn_caption(colour: str, language: str, latin: bool = True) -> bytes:
+    """The caption of J*** O*** (ID ending 6789)'s code as the image code draws it."""
+    from bot.infra.images import code_image
+
+    cjk = code_image.find_font(None)
+    font = code_image.find_latin_font(None, cjk) if latin else cjk
+    assert not latin or font != cjk, "no Latin font on this machine (fonts-dejavu-core)"
+    view = code_image.CodeView(1, 1, colour, "J*** O***", None, "6789", "x", language)
+    return caption_of(Image.open(io.BytesIO(code_image.render(view, "http://x/v/y", dt.datetime(2026, 11, 30), font))))
+
+
 class Walk:
     """A chat whose every reply is checked to have no Chinese in it."""
 
@@ -137,7 +155,6 @@ def test_an_english_declaration_with_a_passport_end_to_end(env):
     """The reply, the pushed image (an English caption in a Latin font) and the code page."""
     from bot import create_app
     from bot.devtools.platform_stub import PlatformStub
-    from bot.infra.images import code_image
     from tests.test_pushes import _messages, _push_services
     from workers import notices
 
@@ -162,18 +179,9 @@ def test_an_english_declaration_with_a_passport_end_to_end(env):
             [msg] = _messages(stub, "o-visitor")["messages"]
             png = urllib.request.urlopen(f"{stub.base_url}/_stub/media/{msg['image']['media_id']}", timeout=5).read()
             pushed = Image.open(io.BytesIO(png))
-            caption = (0, 0, code_image.WIDTH, 20 + 44 + 30)   # the colour word and the name, above the QR
-
-            def drawn(language, font):
-                view = code_image.CodeView(1, 1, "green", "J*** O***", None, "6789", "x", language)
-                return Image.open(io.BytesIO(code_image.render(view, "http://x/v/y", dt.datetime(2026, 11, 30), font)))
-
-            latin = code_image.find_latin_font(None, code_image.find_font(None))
-            cjk = code_image.find_font(None)
-            assert latin != cjk
-            assert pushed.crop(caption).tobytes() == drawn("en", latin).crop(caption).tobytes()
-            assert pushed.crop(caption).tobytes() != drawn("en", cjk).crop(caption).tobytes()
-            assert pushed.crop(caption).tobytes() != drawn("zh", cjk).crop(caption).tobytes()
+            assert caption_of(pushed) == drawn_caption("green", "en")           # English, in the Latin font
+            assert caption_of(pushed) != drawn_caption("green", "en", latin=False)  # not the CJK font's letters
+            assert caption_of(pushed) != drawn_caption("green", "zh")
 
             page = app.test_client().get(link.replace(svc.settings.public_base_url, ""))
             html = page.get_data(as_text=True)
@@ -285,7 +293,7 @@ def test_the_english_pages_in_a_browser(live, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.support.browser import loaded, page_text
+    from tests.support.browser import loaded, page_text, shot
 
     base, app, svc, stub = live
     walk = Walk(app, "o-browser")
@@ -298,8 +306,15 @@ def test_the_english_pages_in_a_browser(live, browser):
     assert browser.find_element(By.ID, "colour").text == "Yellow code"
     assert browser.find_element(By.ID, "reason").text == "Declared fever, shortness of breath or respiratory symptoms"
     assert browser.find_element(By.ID, "test").text == "No PCR test on record"
-    assert loaded(browser, browser.find_element(By.ID, "code"))
+    image = browser.find_element(By.ID, "code")
+    assert loaded(browser, image)
+    request = urllib.request.Request(image.get_attribute("src"), headers={"Accept-Language": "zh-CN,zh"})  # as the phone
+    assert caption_of(Image.open(io.BytesIO(urllib.request.urlopen(request, timeout=5).read()))) == \
+        drawn_caption("yellow", "en")
+    browser.execute_script("document.dispatchEvent(new Event('visibilitychange'))")  # the page refreshes the image
+    assert "lang=en" in browser.find_element(By.ID, "code").get_attribute("src")
     assert not CJK.search(page_text(browser))
+    shot(browser, "code-page-english")
     browser.get(base + "/verify?lang=en")
     WebDriverWait(browser, 15).until(lambda d: "Verification keys updated" in d.find_element(By.ID, "keys-state").text)
     browser.find_element(By.ID, "code").send_keys("not a code")
