@@ -24,7 +24,7 @@ SAMPLE = dict(verdict="expired",
     outcome="corrected", reply="经核实已更正", deadline="2026-11-23T09:00:00+08:00", left_on="2026-11-20",
     arrival_on="2026-11-21", lo=1, hi=24, relationship="父母", hours=3, destination="南宁市某小区",
     members=[{"name_masked": "李**", "relationship": "祖父母/外祖父母", "colour": "yellow", "reason": "自述有症状",
-              "link": "http://127.0.0.1:8000/codes/x", "person_id": 2}], member={"name_masked": "李**", "relationship": "父母", "tail": "0021", "pronoun": "她"},
+              "link": "http://127.0.0.1:8000/codes/x", "person_id": 2}], member={"name_masked": "李**", "relationship": "父母", "tail": "0021", "pronoun": "she"},
     subjects=[{"name_masked": "张*", "relationship": "本人", "person_id": 1}], subject={"name_masked": "张*"},
     reason_code=2, description="已做核酸检测", images=2, count=1, appeals=[{
         "number": "SS20261122000001", "name_masked": "张*", "status": "open", "deadline": "2026-11-23T09:00:00+08:00",
@@ -33,7 +33,7 @@ SAMPLE = dict(verdict="expired",
     green_at="2026-11-26T00:00:00+08:00", measure_start="2026-11-20", measure_end="2026-11-27", name="张三",
     id_number="110101199003077571", bind_phone="138****5678", channel="wechat_mp", how="sms", owner_masked="王*",
     member_masked="李*", ended=[{"owner_masked": "王*", "relation": "child"}],
-    bound_by=[{"owner_masked": "王*", "relation": "parent"}], corrected=True, tail="1234", pronoun="她", district="330110",
+    bound_by=[{"owner_masked": "王*", "relation": "parent"}], corrected=True, tail="1234", pronoun="she", district="330110",
     closest=[{"number": 1, "q": "为什么我是黄码？"}, {"number": 2, "q": "黄码怎样转为绿码？"}])
 
 

@@ -16,11 +16,12 @@ def id_tail(number: str | None) -> str:
 
 
 def pronoun(id_type: str | None, number: str | None) -> str:
-    """他 or 她 from a resident ID card's 17th digit (odd: male); 其 where the document says nothing."""
+    """"he" or "she" from a resident ID card's 17th digit (odd: male); "" where the document says
+    nothing. A key: templates/chat/words.txt words it in the language in hand (他, 她, 其)."""
     n = (number or "").strip()
     if id_type == "id_card" and len(n) == 18 and n[16].isdigit():
-        return "他" if int(n[16]) % 2 else "她"
-    return "其"
+        return "he" if int(n[16]) % 2 else "she"
+    return ""
 
 
 def mask_name(name: str | None) -> str:
