@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.domain import audit
 from bot.domain.models import Code, PaperCode, Person
-from bot.infra import texts, tokens
+from bot.infra import tokens
 from bot.infra.db import utcnow
 
 
@@ -36,8 +36,7 @@ def issue(session, person: Person, code: Code, days: int, issued_by: int | None,
 def link(settings, person: Person, paper: PaperCode) -> str:
     """The printable PDF, in the language in hand (国际版: an English account prints English)."""
     token = tokens.paper_token(settings.secret_key, person.public_id, person.link_version, paper.id)
-    lang = texts.language.get()
-    return f"{settings.public_base_url}/paper/{token}.pdf" + ("" if lang == texts.SOURCE_LANGUAGE else f"?lang={lang}")
+    return tokens.in_language(f"{settings.public_base_url}/paper/{token}.pdf")
 
 
 def by_link(session, settings, token: str) -> tuple[Person, PaperCode] | None:

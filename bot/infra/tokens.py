@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from bot.infra import texts
+
 VIEW_TTL = 7 * 86400
 SCAN_PERIOD = 60
 FUTURE_SKEW = 120  # a token issued this far in the future is not ours (or the clock is broken)
@@ -69,11 +71,14 @@ def read_paper_token(secret: bytes, token: str, max_age: int) -> tuple[str, int,
 def code_link(settings, person, lang: str | None = None) -> str:
     """The code page of `person` (anything with public_id and link_version: a Person, a row), in
     `lang` (the language in hand by default: an English account's links open English pages)."""
-    from bot.infra import texts
+    token = view_token(settings.secret_key, person.public_id, person.link_version)
+    return in_language(f"{settings.public_base_url}/codes/{token}", lang)
 
-    base = f"{settings.public_base_url}/codes/{view_token(settings.secret_key, person.public_id, person.link_version)}"
+
+def in_language(url: str, lang: str | None = None) -> str:
+    """A citizen page's link in `lang` (the language in hand by default): ?lang= unless Chinese."""
     lang = lang or texts.language.get()
-    return base if lang == texts.SOURCE_LANGUAGE else f"{base}?lang={lang}"
+    return url if lang == texts.SOURCE_LANGUAGE else f"{url}?lang={lang}"
 
 
 def _scan_key(secret: bytes) -> bytes:
