@@ -74,21 +74,19 @@ def fan_out(ctx):
     names, tails = masked_names(s, pairs), id_tails(s, pairs)
     printed = paper.outstanding(s, pairs)  # their paper codes are outdated now: say to print again
     codes = {c.person_id: c for c in s.scalars(select(Code).where(Code.person_id.in_(pairs)))}
-    may = ctx.services.policy.wording["may"]
     rows = []
     for pid, version in pairs.items():
         h = history.get((pid, version))
         if h is None:
             continue
         code = codes.get(pid)
+        current = code if code is not None and code.version == version else None  # not changed again since
+        # what the colour may do is worded when the notice is sent, in the account's language
         payload = {"person_id": pid, "version": version, "old": h.old_colour, "new": h.new_colour,
                    "rule": h.rule, "reason": h.reason, "name_masked": names.get(pid, ""), "tail": tails.get(pid, ""),
-                   "paper": pid in printed,
-                   "may": may[h.new_colour],
-                   "next_step": code.next_step if code is not None and code.version == version else "",
-                   "wording": code.wording if code is not None and code.version == version else None,
-                   "green_at": code.green_at.isoformat() if code is not None and code.version == version
-                   and code.green_at else None}
+                   "paper": pid in printed, "next_step": current.next_step if current else "",
+                   "wording": current.wording if current else None,
+                   "green_at": current.green_at.isoformat() if current and current.green_at else None}
         for iid, proxy in to[pid]:
             if iid == ctx.payload.get("told"):  # its reply said so already
                 continue
