@@ -84,11 +84,17 @@ class Engine:
         conv["at"] = now.timestamp()
         if answer == "2" or word == "back":
             conv.pop("leaving")
-            flow = self.flows.get(conv.get("flow"))
-            if flow is None or conv.get("state") not in flow.states:
-                return None, [self._menu(run)]
-            return conv, [self._prompt(flow, conv["state"], self._ctx(conv["data"], now, msg))]
+            return self._ask_again(conv, msg, run, now)
         return conv, [self.say("common.leave_confirm")]
+
+    def _ask_again(self, conv: dict, msg: Inbound | None, run: Runner, now: dt.datetime):
+        """The question the conversation waits on, again (the menu if its flow or state is gone)."""
+        if conv.get("leaving"):
+            return conv, [self.say("common.leave_confirm")]
+        flow = self.flows.get(conv.get("flow"))
+        if flow is None or conv.get("state") not in flow.states:
+            return None, [self._menu(run)]
+        return conv, [self._prompt(flow, conv["state"], self._ctx(conv["data"], now, msg))]
 
     def _switch_language(self, conv: dict | None, msg: Inbound, language: str, run: Runner, now: dt.datetime):
         """The `language` action stores the choice with the account; the service then says
@@ -98,12 +104,8 @@ class Engine:
         if conv is None:
             return None, said + [self._menu(run)]
         conv["at"] = now.timestamp()
-        if conv.get("leaving"):
-            return conv, said + [self.say("common.leave_confirm")]
-        flow = self.flows.get(conv.get("flow"))
-        if flow is None or conv.get("state") not in flow.states:
-            return None, said + [self._menu(run)]
-        return conv, said + [self._prompt(flow, conv["state"], self._ctx(conv["data"], now, msg))]
+        conv, again = self._ask_again(conv, msg, run, now)
+        return conv, said + again
 
     def _show_code(self, msg: Inbound, run: Runner, now: dt.datetime):
         """健康码: the code itself (the my_code flow), or the menu with it where there is no such flow."""
