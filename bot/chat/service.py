@@ -92,19 +92,19 @@ class ChatService:
         """For channels whose replies go through their API (Alipay, the mini-program): handle
         the message now and leave the texts as a chat_reply notice for the push workers. A retry
         of a message already handled sends nothing again. Returns the number of texts queued."""
-        texts = self.answer(msg, replay_retries=False)
-        if texts:
-            self._queue_reply(msg, texts)
-        return len(texts)
+        replies = self.answer(msg, replay_retries=False)
+        if replies:
+            self._queue_reply(msg, replies)
+        return len(replies)
 
-    def _queue_reply(self, msg: Inbound, texts: list[str]) -> None:
+    def _queue_reply(self, msg: Inbound, replies: list[str]) -> None:
         """Texts for this chat user, pushed by the workers (not a passive reply)."""
         from bot.domain.models import Notice
         from bot.domain.notices import nudge_after_commit
 
         with self.services.db.session() as s:
             ident = identity(s, msg, create=True)
-            s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply", payload={"texts": texts}))
+            s.add(Notice(person_id=ident.person_id, identity_id=ident.id, kind="chat_reply", payload={"texts": replies}))
             nudge_after_commit(s)
 
     def answer(self, msg: Inbound, now=None, replay_retries: bool = True) -> list[str]:

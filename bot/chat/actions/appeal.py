@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.chat.actions.common import members, person_of, bound
 from bot.chat.actions.registry import action
 from bot.domain import appeals as appeal_rules
-from bot.domain.code_views import in_language
+from bot.domain.code_views import reason_in
 from bot.domain.models import Appeal, AppealEvidence, Code, Person
 from bot.infra import outbox
 from bot.infra.db import utcnow
@@ -42,10 +42,7 @@ def appeal_check(services, session, msg, p):
     if existing is not None:
         return {"open_number": existing.number, "deadline": existing.deadline.isoformat()}
     code = session.get(Code, p.person_id)
-    if code is None:
-        return {"colour": None, "reason": None}
-    return {"colour": code.colour,
-            "reason": in_language(services.policy, code.colour, code.reason, code.next_step, code.wording)["reason"]}
+    return {"colour": code.colour if code else None, "reason": reason_in(code.reason, code.wording) if code else None}
 
 
 @action("appeal.file")

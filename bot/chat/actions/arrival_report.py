@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.chat.actions.common import code_view, match_origin, person_of
 from bot.chat.actions.registry import action
 from bot.domain import audit
-from bot.domain.code_views import in_language
+from bot.domain.code_views import reason_in
 from bot.domain.codes import classify_origin, reevaluate, risk_table
 from bot.domain.models import ArrivalReport, Code, TravelFact
 from bot.infra.db import SHANGHAI, utcnow
@@ -41,6 +41,6 @@ def arrival_report(services, session, msg, p):
     decision, _ = reevaluate(session, services.policy, me.id, cause="declaration")
     audit.record(session, "arrival_report.filed", actor_kind="citizen", actor_id=me.id, subject_person_id=me.id,
                  report_id=report.id)
-    reason = in_language(services.policy, decision.colour, decision.reason, "", decision.wording)["reason"]
-    return {"report_id": report.id, "colour": decision.colour, "reason": reason, "unknown": cls == "unknown",
+    return {"report_id": report.id, "colour": decision.colour, "reason": reason_in(decision.reason, decision.wording),
+            "unknown": cls == "unknown",
             "link": code_view(services, me, session.get(Code, me.id)).get("link")}
