@@ -99,7 +99,6 @@ def paper_pdf(token: str):
     was issued for PAPER_CODE_DAYS; the link dies with a reset, an unbinding or a purge."""
     from bot.domain import paper
     from bot.infra import signing
-    from bot.infra.images.code_image import find_font, find_latin_font
     from bot.infra.images.paper import render_pdf
     from bot.infra.masking import id_tail, mask_name
     from bot.infra.texts import say
@@ -113,13 +112,11 @@ def paper_pdf(token: str):
     name = mask_name(person.name)
     claim = signing.Claim(person.public_id, issued.colour, issued.code_version, int(issued.issued_at.timestamp()),
                           int(issued.valid_until.timestamp()), name)
+    lang = texts.language.get()
     try:
-        font = find_font(services.settings.font_path)
+        font = services.code_images.font_for(lang)  # as the code image draws them
     except FontMissing:
         return Response("no CJK font on this server (FONT_PATH)", 503, mimetype="text/plain")
-    lang = texts.language.get()
-    if lang != texts.SOURCE_LANGUAGE:  # English words in a Latin font, as on the code image
-        font = find_latin_font(services.settings.latin_font_path, font)
     pdf = render_pdf(title=services.policy.words(lang)["code_title"], colour_word=say("image.word", colour=issued.colour),
                      colour=issued.colour, name=say("image.name", name=name, tail=id_tail(person.id_number)),
                      url=f"{services.settings.public_base_url}/v/{signing.encode(claim, private)}",

@@ -208,5 +208,8 @@ class CodeImages:
         from bot.infra.db import SHANGHAI
 
         at = dt.datetime.fromtimestamp(period * tokens.SCAN_PERIOD, SHANGHAI)
-        font = self.font_path if view.language == SOURCE_LANGUAGE else self.latin_font_path
-        return render(view, scan_url(self.settings, view, period, signer), at, font)
+        return render(view, scan_url(self.settings, view, period, signer), at, self.font_for(view.language))
+
+    def font_for(self, language: str) -> str:
+        """Chinese in the CJK font; other languages' words in the Latin one (the paper code too)."""
+        return self.font_path if language == SOURCE_LANGUAGE else self.latin_font_path
