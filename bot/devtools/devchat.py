@@ -175,7 +175,9 @@ def sms_log():
                                                       "at": m["at"]} for m in messages])
 
 
-COLOUR_WORDS = re.compile(r"(?:转为|变为|现为|为【?[🟢🟡🔴]?)(绿|黄|红)码")
+# the colour a push says the code now is, in either language (国际版)
+COLOUR_WORDS = re.compile(r"(?:转为|变为|现为|为【?[🟢🟡🔴]?)(绿|黄|红)码"
+                          r"|(?:to |now an? |\[[🟢🟡🔴]?)(Green|Yellow|Red) code|code is (green) now")
 COLOURS = {"绿": "green", "黄": "yellow", "红": "red"}
 
 
@@ -191,7 +193,8 @@ def _push_view(m: dict, base: str) -> dict:
         else:  # template / subscribe message: its fields, one per line
             view["text"] = "\n".join(str(v.get("value", "")) for v in (m.get("data") or {}).values())
         found = COLOUR_WORDS.findall(view["text"])
-        view["colour"] = COLOURS[found[-1]] if found else None
+        word = next(w for w in found[-1] if w) if found else None
+        view["colour"] = COLOURS.get(word, word.lower()) if word else None
     return view
 
 
