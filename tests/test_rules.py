@@ -171,6 +171,7 @@ def rule(raw, rid, colour=None):
     (lambda r: r["parameters"]["measure_days"].pop("home_isolation"), "parameters: measure_days: days (a whole "
                                                                       "number above 0) for each of"),
     (lambda r: r.pop("version"), "version: Missing data for required field."),
+    (lambda r: r.pop("code_title"), "code_title: Missing data for required field."),
     (lambda r: r.update({"valid_from": "soon"}), "valid_from: Not a valid date."),
     (lambda r: r["wording"]["may"].pop("red"), "wording: may: Length must be 3."),
     (lambda r: rule(r, "Z5")["when"]["and"].append({"later_of": []}), "rule Z5: when: and[2].later_of: takes a list "

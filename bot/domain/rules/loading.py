@@ -89,7 +89,7 @@ class PolicySchema(Schema):
 
     name = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,63}$"))
     title = fields.String(required=True)
-    code_title = fields.String(load_default="健康码", validate=validate.Length(min=2, max=12))
+    code_title = fields.String(required=True, validate=validate.Length(min=2, max=12))  # 浙江健康码
     version = fields.String(required=True, validate=validate.Length(min=1, max=32))
     valid_from = fields.Date(required=True)
     source = fields.String(load_default="")

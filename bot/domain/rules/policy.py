@@ -80,7 +80,7 @@ class Policy:
     rules: list[Rule]  # as listed
     examples: list[dict] = field(default_factory=list)
     examples_now: dt.datetime | None = None
-    code_title: str = "健康码"  # what the code page and image are called here (浙江健康码)
+    code_title: str = ""  # what the code page and image are called here (the policy file's, required there)
     translations: dict[str, dict] = field(default_factory=dict)  # language: code_title, may, to_green
 
     def words(self, lang: str) -> dict:
